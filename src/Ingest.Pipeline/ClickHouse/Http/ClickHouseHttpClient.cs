@@ -1,0 +1,103 @@
+using System.Net.Http.Headers;
+using System.Text;
+
+namespace Ingest.Pipeline.ClickHouse.Http;
+
+/// <summary>ClickHouse over its HTTP interface (https://clickhouse.com/docs/interfaces/http): queries in the
+/// POST body, INSERT data as a streamed body with the statement in the URL, settings as URL parameters.</summary>
+public sealed class ClickHouseHttpClient : IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
+    private readonly AuthenticationHeaderValue? _auth;
+
+    public ClickHouseHttpClient(Uri endpoint, string? user = null, string? password = null, TimeSpan? timeout = null, HttpClient? http = null)
+    {
+        Endpoint = endpoint;
+        _ownsHttp = http is null;
+        _http = http ?? new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2) })
+        {
+            Timeout = timeout ?? TimeSpan.FromSeconds(60),
+        };
+        if (!string.IsNullOrEmpty(user))
+            _auth = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
+    }
+
+    public Uri Endpoint { get; }
+
+    /// <summary>Runs a statement and returns its whole text answer (use FORMAT TSV etc. in the SQL).</summary>
+    public async Task<string> QueryAsync(string sql, IReadOnlyDictionary<string, string>? settings = null, CancellationToken ct = default)
+    {
+        using var response = await SendAsync(BuildUri(null, settings), new StringContent(sql, Encoding.UTF8), ct).ConfigureAwait(false);
+        return await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a statement and returns its raw bytes (e.g. FORMAT Native).</summary>
+    public async Task<byte[]> QueryBytesAsync(string sql, IReadOnlyDictionary<string, string>? settings = null, CancellationToken ct = default)
+    {
+        using var response = await SendAsync(BuildUri(null, settings), new StringContent(sql, Encoding.UTF8), ct).ConfigureAwait(false);
+        return await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+    }
+
+    public Task ExecuteAsync(string sql, IReadOnlyDictionary<string, string>? settings = null, CancellationToken ct = default)
+        => QueryAsync(sql, settings, ct);
+
+    /// <summary>First column of the first row, or null when there is no row.</summary>
+    public async Task<string?> ScalarAsync(string sql, CancellationToken ct = default)
+    {
+        var text = await QueryAsync(sql + " FORMAT TSV", null, ct).ConfigureAwait(false);
+        if (text.Length == 0) return null;
+        var end = text.IndexOfAny(['\t', '\n']);
+        return end < 0 ? text : text[..end];
+    }
+
+    /// <summary>Sends <paramref name="body"/> as the data of <c>INSERT INTO {table} FORMAT {format}</c>.</summary>
+    public async Task InsertAsync(string table, string format, HttpContent body, IReadOnlyDictionary<string, string>? settings = null, CancellationToken ct = default)
+    {
+        using var response = await SendAsync(BuildUri($"INSERT INTO {table} FORMAT {format}", settings), body, ct).ConfigureAwait(false);
+    }
+
+    private Uri BuildUri(string? query, IReadOnlyDictionary<string, string>? settings)
+    {
+        var sb = new StringBuilder(Endpoint.GetLeftPart(UriPartial.Path));
+        var sep = '?';
+        if (!string.IsNullOrEmpty(Endpoint.Query))
+        {
+            sb.Append(Endpoint.Query);
+            sep = '&';
+        }
+        if (query is not null)
+        {
+            sb.Append(sep).Append("query=").Append(Uri.EscapeDataString(query));
+            sep = '&';
+        }
+        if (settings is not null)
+        {
+            foreach (var (k, v) in settings)
+            {
+                sb.Append(sep).Append(Uri.EscapeDataString(k)).Append('=').Append(Uri.EscapeDataString(v));
+                sep = '&';
+            }
+        }
+        return new Uri(sb.ToString());
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(Uri uri, HttpContent content, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
+        request.Headers.Authorization = _auth;
+        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        if (response.IsSuccessStatusCode) return response;
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+            var header = response.Headers.TryGetValues("X-ClickHouse-Exception-Code", out var values) ? values.FirstOrDefault() : null;
+            throw ClickHouseServerException.Parse(response.StatusCode, header, body);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_ownsHttp) _http.Dispose();
+    }
+}

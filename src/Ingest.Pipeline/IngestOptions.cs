@@ -1,0 +1,75 @@
+namespace Ingest.Pipeline;
+
+/// <summary>What one region's worker consumes and where it writes. Bound from configuration section "Ingest".</summary>
+public sealed class IngestOptions
+{
+    /// <summary>This worker's region (e.g. "a"). The consumer group is <c>{Kafka.Group}.{Region}</c>: each region
+    /// consumes every message once into its own target ("dual ingest").</summary>
+    public string Region { get; set; } = "";
+
+    public KafkaOptions Kafka { get; set; } = new();
+
+    public ClickHouseOptions ClickHouse { get; set; } = new();
+
+    public BatchingOptions Batching { get; set; } = new();
+
+    /// <summary>Throws with a message naming every missing or invalid setting.</summary>
+    public void Validate()
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(Region)) errors.Add("Ingest:Region is required (e.g. \"a\")");
+        if (string.IsNullOrWhiteSpace(Kafka.BootstrapServers)) errors.Add("Ingest:Kafka:BootstrapServers is required");
+        if (string.IsNullOrWhiteSpace(Kafka.Group)) errors.Add("Ingest:Kafka:Group is required");
+        if (Kafka.Topics.Length == 0 || Kafka.Topics.Any(string.IsNullOrWhiteSpace)) errors.Add("Ingest:Kafka:Topics needs at least one topic name");
+        if (ClickHouse.Endpoints.Length == 0) errors.Add("Ingest:ClickHouse:Endpoints needs at least one http(s) URL");
+        foreach (var e in ClickHouse.Endpoints)
+        {
+            if (!Uri.TryCreate(e, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https"))
+                errors.Add($"Ingest:ClickHouse:Endpoints: '{e}' is not an http(s) URL");
+        }
+        if (string.IsNullOrWhiteSpace(ClickHouse.Table) || ClickHouse.Table.Split('.').Length != 2)
+            errors.Add("Ingest:ClickHouse:Table must be 'database.table'");
+        if (Batching.MaxRows <= 0) errors.Add("Ingest:Batching:MaxRows must be > 0");
+        if (Batching.MaxBytes <= 0) errors.Add("Ingest:Batching:MaxBytes must be > 0");
+        if (Batching.MaxAge <= TimeSpan.Zero) errors.Add("Ingest:Batching:MaxAge must be > 0");
+        if (errors.Count > 0)
+            throw new InvalidOperationException("Invalid configuration:\n  " + string.Join("\n  ", errors));
+    }
+}
+
+public sealed class KafkaOptions
+{
+    public string BootstrapServers { get; set; } = "";
+
+    /// <summary>Base consumer group; the region is appended.</summary>
+    public string Group { get; set; } = "ingest";
+
+    public string[] Topics { get; set; } = [];
+
+    /// <summary>Extra librdkafka properties (security.protocol, sasl.*, ...), passed through unchanged.</summary>
+    public Dictionary<string, string> Properties { get; set; } = [];
+}
+
+public sealed class ClickHouseOptions
+{
+    /// <summary>HTTP(S) endpoints of the region's target; the first healthy one is used.</summary>
+    public string[] Endpoints { get; set; } = [];
+
+    public string? User { get; set; }
+
+    public string? Password { get; set; }
+
+    /// <summary>Target as "database.table".</summary>
+    public string Table { get; set; } = "";
+
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+public sealed class BatchingOptions
+{
+    public int MaxRows { get; set; } = 100_000;
+
+    public long MaxBytes { get; set; } = 16 * 1024 * 1024;
+
+    public TimeSpan MaxAge { get; set; } = TimeSpan.FromSeconds(1);
+}

@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Text;
+
+namespace Ingest.Pipeline.Metrics;
+
+/// <summary>Process-wide counters, rendered in the Prometheus text exposition format
+/// (https://prometheus.io/docs/instrumenting/exposition_formats/).</summary>
+public sealed class IngestMetrics
+{
+    private long _messagesConsumed;
+    private long _messagesRejected;
+    private long _rowsInserted;
+    private long _batchesInserted;
+    private long _insertFailures;
+    private long _lastInsertUnixMs;
+
+    public long MessagesConsumed => Interlocked.Read(ref _messagesConsumed);
+
+    public long MessagesRejected => Interlocked.Read(ref _messagesRejected);
+
+    public long RowsInserted => Interlocked.Read(ref _rowsInserted);
+
+    public long BatchesInserted => Interlocked.Read(ref _batchesInserted);
+
+    public long InsertFailures => Interlocked.Read(ref _insertFailures);
+
+    public void MessageConsumed() => Interlocked.Increment(ref _messagesConsumed);
+
+    public void MessageRejected() => Interlocked.Increment(ref _messagesRejected);
+
+    public void BatchInserted(int rows)
+    {
+        Interlocked.Add(ref _rowsInserted, rows);
+        Interlocked.Increment(ref _batchesInserted);
+        Interlocked.Exchange(ref _lastInsertUnixMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+    }
+
+    public void InsertFailed() => Interlocked.Increment(ref _insertFailures);
+
+    public string ToPrometheusText()
+    {
+        var sb = new StringBuilder();
+        Counter(sb, "ingest_messages_consumed_total", "Kafka messages taken from the consumer.", MessagesConsumed);
+        Counter(sb, "ingest_messages_rejected_total", "Messages that were not valid input and were skipped.", MessagesRejected);
+        Counter(sb, "ingest_rows_inserted_total", "Rows ClickHouse acknowledged.", RowsInserted);
+        Counter(sb, "ingest_batches_inserted_total", "INSERTs ClickHouse acknowledged.", BatchesInserted);
+        Counter(sb, "ingest_insert_failures_total", "INSERT attempts that failed (each is retried).", InsertFailures);
+        sb.Append("# HELP ingest_last_insert_timestamp_seconds Unix time of the last acknowledged INSERT.\n")
+          .Append("# TYPE ingest_last_insert_timestamp_seconds gauge\n")
+          .Append("ingest_last_insert_timestamp_seconds ")
+          .Append((Interlocked.Read(ref _lastInsertUnixMs) / 1000.0).ToString(CultureInfo.InvariantCulture)).Append('\n');
+        return sb.ToString();
+    }
+
+    private static void Counter(StringBuilder sb, string name, string help, long value) =>
+        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n')
+          .Append("# TYPE ").Append(name).Append(" counter\n")
+          .Append(name).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+}

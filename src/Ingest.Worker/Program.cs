@@ -1,0 +1,33 @@
+using Ingest.Pipeline;
+using Ingest.Pipeline.Metrics;
+using Ingest.Worker;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.Logging.AddSimpleConsole(o =>
+{
+    o.SingleLine = true;
+    o.TimestampFormat = "HH:mm:ss.fff ";
+});
+
+var options = builder.Configuration.GetSection("Ingest").Get<IngestOptions>() ?? new IngestOptions();
+try
+{
+    options.Validate();
+}
+catch (InvalidOperationException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}
+
+builder.Services.AddSingleton(options);
+builder.Services.AddSingleton<IngestMetrics>();
+builder.Services.AddSingleton<IngestWorker>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestWorker>());
+
+var app = builder.Build();
+app.MapGet("/health/live", (IngestWorker w) => w.IsFaulted ? Results.Problem(w.Fault, statusCode: 503) : Results.Text("ok\n"));
+app.MapGet("/health/ready", (IngestWorker w) => w.IsReady ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
+app.MapGet("/metrics", (IngestMetrics m) => Results.Text(m.ToPrometheusText(), "text/plain; version=0.0.4"));
+await app.RunAsync();
+return 0;

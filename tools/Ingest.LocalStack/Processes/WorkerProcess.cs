@@ -1,0 +1,74 @@
+using System.Diagnostics;
+
+namespace Ingest.LocalStack.Processes;
+
+/// <summary>The real Ingest.Worker as its own process (configured through environment variables, as an
+/// operator's container would be), for the demo and end-to-end tests.</summary>
+public sealed class WorkerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    private WorkerProcess(Process process, int port, string logFile)
+    {
+        _process = process;
+        Port = port;
+        LogFile = logFile;
+    }
+
+    public int Port { get; }
+
+    public string LogFile { get; }
+
+    public Uri AdminEndpoint => new($"http://127.0.0.1:{Port}/");
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Starts the worker. <paramref name="settings"/> are configuration keys such as
+    /// "Ingest:Region" = "a" (passed as Ingest__Region environment variables).</summary>
+    public static async Task<WorkerProcess> StartAsync(IReadOnlyDictionary<string, string> settings, string logFile, CancellationToken ct = default)
+    {
+        var dll = RepoPaths.WorkerDll;
+        if (!File.Exists(dll))
+            throw new InvalidOperationException($"worker not built: {dll} is missing (dotnet build -c {RepoPaths.Configuration})");
+        var port = FreePorts.Next();
+        var env = settings.ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value);
+        env["Urls"] = $"http://127.0.0.1:{port}";
+        env["DOTNET_gcServer"] = "0";
+        var process = ChildProcesses.Start("dotnet", [dll], logFile, Path.GetDirectoryName(dll), env);
+        var worker = new WorkerProcess(process, port, logFile);
+        await Wait.UntilAsync($"worker on :{port}", process, logFile, TimeSpan.FromSeconds(30),
+            async () => (await Http.GetAsync(new Uri(worker.AdminEndpoint, "health/live"), ct).ConfigureAwait(false)).IsSuccessStatusCode, ct).ConfigureAwait(false);
+        return worker;
+    }
+
+    public async Task<string> MetricsAsync(CancellationToken ct = default) =>
+        await Http.GetStringAsync(new Uri(AdminEndpoint, "metrics"), ct).ConfigureAwait(false);
+
+    /// <summary>SIGTERM, then waits for the graceful stop (final flush, offsets committed, group left).</summary>
+    public async Task<int> StopAsync(TimeSpan timeout)
+    {
+        if (!_process.HasExited) ChildProcesses.Terminate(_process);
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            ChildProcesses.Kill(_process);
+            throw new TimeoutException($"worker did not stop within {timeout.TotalSeconds:0} s; killed. Log {LogFile}:\n{Wait.Tail(LogFile)}");
+        }
+        return _process.ExitCode;
+    }
+
+    public void Kill() => ChildProcesses.Kill(_process);
+
+    public ValueTask DisposeAsync()
+    {
+        Kill();
+        return ValueTask.CompletedTask;
+    }
+}
