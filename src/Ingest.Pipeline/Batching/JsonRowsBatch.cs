@@ -65,8 +65,8 @@ internal sealed class JsonRowsBatch : IDisposable
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
                 return "message is not a JSON object";
             reader.Skip();
-            if (reader.Read())
-                return $"unexpected data after the JSON object at byte {reader.TokenStartIndex}";
+            // Anything after the object but whitespace makes the reader throw ("invalid after a single JSON value").
+            reader.Read();
             return null;
         }
         catch (JsonException e)

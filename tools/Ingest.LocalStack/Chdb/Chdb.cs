@@ -63,8 +63,22 @@ public sealed unsafe class Chdb
         {
             lock (Gate)
             {
-                return _instance ??= new Chdb(RepoPaths.ChdbLibrary,
-                    Path.Combine(Path.GetTempPath(), $"ingest-chdb-{Environment.ProcessId}"));
+                if (_instance is null)
+                {
+                    var dataPath = Path.Combine(Path.GetTempPath(), $"ingest-chdb-{Environment.ProcessId}");
+                    _instance = new Chdb(RepoPaths.ChdbLibrary, dataPath);
+                    AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+                    {
+                        try
+                        {
+                            Directory.Delete(dataPath, recursive: true);
+                        }
+                        catch (IOException)
+                        {
+                        }
+                    };
+                }
+                return _instance;
             }
         }
     }

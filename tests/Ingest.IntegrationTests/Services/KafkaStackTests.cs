@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Text;
+using Confluent.Kafka;
+using Ingest.LocalStack.Kafka;
+
+namespace Ingest.IntegrationTests.Services;
+
+/// <summary>The mock Kafka cluster is real Kafka protocol over TCP: Confluent.Kafka and kcat (another process) both
+/// produce to and consume from it, and its fault hooks take effect.</summary>
+public sealed class KafkaStackTests : IDisposable
+{
+    private readonly MockKafkaCluster _kafka = MockKafkaCluster.Start(3);
+
+    public void Dispose() => _kafka.Dispose();
+
+    [Fact]
+    public void ConfluentKafka_produces_and_a_consumer_group_reads_every_message()
+    {
+        const string topic = "roundtrip";
+        _kafka.CreateTopic(topic, 4);
+        const int count = 2000;
+        var delivered = SampleEvents.Produce(_kafka.BootstrapServers, topic, 0, count);
+        Assert.Equal(count, delivered);
+
+        var seen = ConsumeAll(topic, "g-roundtrip", count);
+
+        Assert.Equal(count, seen.Count);
+        Assert.Equal(Enumerable.Range(0, count).Select(i => Encoding.UTF8.GetString(SampleEvents.Message(i))).Order(), seen.Order());
+    }
+
+    [Fact]
+    public void Kcat_in_another_process_produces_and_consumes_through_the_mock_cluster()
+    {
+        const string topic = "kcat";
+        _kafka.CreateTopic(topic, 2);
+
+        // kcat produces 50 lines; Confluent.Kafka reads them.
+        var lines = Enumerable.Range(0, 50).Select(i => $"{{\"from\":\"kcat\",\"i\":{i}}}").ToArray();
+        var (produceExit, produceErr) = Kcat(["-P", "-t", topic, "-X", "sticky.partitioning.linger.ms=0"], string.Join('\n', lines) + "\n");
+        Assert.True(produceExit == 0, $"kcat -P failed: {produceErr}");
+        Assert.Equal(lines.Order(), ConsumeAll(topic, "g-kcat", lines.Length).Order());
+
+        // Confluent.Kafka produces 30 more; kcat reads all 80 to the end of the topic.
+        Assert.Equal(30, SampleEvents.Produce(_kafka.BootstrapServers, topic, 0, 30));
+        var (consumeExit, output) = Kcat(["-C", "-t", topic, "-o", "beginning", "-e", "-q"], null);
+        Assert.Equal(0, consumeExit);
+        var consumed = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(80, consumed.Length);
+        Assert.Equal(50, consumed.Count(l => l.Contains("\"from\":\"kcat\"", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Pushed_request_errors_reach_the_client()
+    {
+        const string topic = "faults";
+        _kafka.CreateTopic(topic, 1);
+        // Produce = ApiKey 0; a non-retryable error must fail the delivery with exactly that error.
+        _kafka.PushRequestErrors(0, ErrorCode.TopicAuthorizationFailed);
+        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers, MessageTimeoutMs = 10000 }).Build();
+        var failed = await Assert.ThrowsAsync<ProduceException<Null, string>>(() => producer.ProduceAsync(topic, new Message<Null, string> { Value = "x" }));
+        Assert.Equal(ErrorCode.TopicAuthorizationFailed, failed.Error.Code);
+
+        // Cleared: the next produce succeeds.
+        _kafka.ClearRequestErrors(0);
+        var ok = await producer.ProduceAsync(topic, new Message<Null, string> { Value = "y" });
+        Assert.Equal(PersistenceStatus.Persisted, ok.Status);
+    }
+
+    [Fact]
+    public async Task A_broker_set_down_refuses_connections_until_set_up()
+    {
+        const string topic = "down";
+        _kafka.CreateTopic(topic, 1);
+        for (var id = 1; id <= 3; id++) _kafka.SetBrokerDown(id);
+        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers, MessageTimeoutMs = 1500 }).Build();
+        var failed = await Assert.ThrowsAsync<ProduceException<Null, string>>(() => producer.ProduceAsync(topic, new Message<Null, string> { Value = "x" }));
+        Assert.Equal(ErrorCode.Local_MsgTimedOut, failed.Error.Code);
+
+        for (var id = 1; id <= 3; id++) _kafka.SetBrokerUp(id);
+        using var again = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers, MessageTimeoutMs = 10000 }).Build();
+        Assert.Equal(PersistenceStatus.Persisted, (await again.ProduceAsync(topic, new Message<Null, string> { Value = "y" })).Status);
+    }
+
+    private List<string> ConsumeAll(string topic, string group, int expected)
+    {
+        using var consumer = new ConsumerBuilder<Ignore, string>(new ConsumerConfig
+        {
+            BootstrapServers = _kafka.BootstrapServers,
+            GroupId = group,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            SessionTimeoutMs = 6000,
+        }).Build();
+        consumer.Subscribe(topic);
+        var seen = new List<string>();
+        var deadline = Stopwatch.StartNew();
+        while (seen.Count < expected && deadline.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            var r = consumer.Consume(200);
+            if (r is not null) seen.Add(r.Message.Value);
+        }
+        consumer.Close();
+        return seen;
+    }
+
+    private (int Exit, string Output) Kcat(string[] args, string? stdin)
+    {
+        var info = new ProcessStartInfo("kcat")
+        {
+            RedirectStandardInput = stdin is not null,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        info.ArgumentList.Add("-b");
+        info.ArgumentList.Add(_kafka.BootstrapServers);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        using var p = Process.Start(info)!;
+        if (stdin is not null)
+        {
+            p.StandardInput.Write(stdin);
+            p.StandardInput.Close();
+        }
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(30_000))
+        {
+            p.Kill();
+            throw new TimeoutException("kcat did not finish in 30 s");
+        }
+        return (p.ExitCode, stdin is null ? stdout.Result : stderr.Result);
+    }
+}
