@@ -20,6 +20,8 @@ public static class RepoPaths
 
     public static string WorkerDll => Path.Combine(Root, "src", "Ingest.Worker", "bin", Configuration, "net10.0", "Ingest.Worker.dll");
 
+    public static string LocalStackDll => Path.Combine(Root, "tools", "Ingest.LocalStack", "bin", Configuration, "net10.0", "Ingest.LocalStack.dll");
+
     public static string ChdbLibrary => Environment.GetEnvironmentVariable("INGEST_CHDB_LIB") is { Length: > 0 } p
         ? p
         : Path.Combine(Root, ".local", "chdb", "libchdb.so");

@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace Ingest.LocalStack.Processes;
 
-internal static class Wait
+public static class Wait
 {
     /// <summary>Polls <paramref name="ready"/> until it returns true; fails naming <paramref name="what"/> and the
     /// tail of the service's log when the process died or the deadline passed.</summary>

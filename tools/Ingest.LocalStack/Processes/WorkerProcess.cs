@@ -37,7 +37,10 @@ public sealed class WorkerProcess : IAsyncDisposable
         var env = settings.ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value);
         env["Urls"] = $"http://127.0.0.1:{port}";
         env["DOTNET_gcServer"] = "0";
-        var process = ChildProcesses.Start("dotnet", [dll], logFile, Path.GetDirectoryName(dll), env);
+        // Runs in the log's directory (under the stack's), so a leak check can find it by working directory;
+        // appsettings.json still comes from beside the dll.
+        env["ASPNETCORE_CONTENTROOT"] = Path.GetDirectoryName(dll)!;
+        var process = ChildProcesses.Start("dotnet", [dll], logFile, environment: env);
         var worker = new WorkerProcess(process, port, logFile);
         await Wait.UntilAsync($"worker on :{port}", process, logFile, TimeSpan.FromSeconds(30),
             async () => (await Http.GetAsync(new Uri(worker.AdminEndpoint, "health/live"), ct).ConfigureAwait(false)).IsSuccessStatusCode, ct).ConfigureAwait(false);
