@@ -72,7 +72,11 @@ public sealed class KafkaStackTests : IDisposable
         const string topic = "down";
         _kafka.CreateTopic(topic, 1);
         for (var id = 1; id <= 3; id++) _kafka.SetBrokerDown(id);
-        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers, MessageTimeoutMs = 1500 }).Build();
+        // Quiet: librdkafka would print every refused connection to stderr.
+        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers, MessageTimeoutMs = 1500 })
+            .SetLogHandler((_, _) => { })
+            .SetErrorHandler((_, _) => { })
+            .Build();
         var failed = await Assert.ThrowsAsync<ProduceException<Null, string>>(() => producer.ProduceAsync(topic, new Message<Null, string> { Value = "x" }));
         Assert.Equal(ErrorCode.Local_MsgTimedOut, failed.Error.Code);
 
