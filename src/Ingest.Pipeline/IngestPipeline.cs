@@ -62,7 +62,7 @@ public sealed class IngestPipeline : IDisposable
                 IsAssigned = false;
             })
             .SetErrorHandler((_, e) => _logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Kafka: {Reason} ({Code})", e.Reason, e.Code))
-            .SetLogHandler((_, m) => _logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .SetLogHandler((_, m) => OnKafkaLog(m))
             .Build();
 
         consumer.Subscribe(_options.Kafka.Topics);
@@ -91,6 +91,19 @@ public sealed class IngestPipeline : IDisposable
             // Close leaves the group at once (the revoke handler flushes), instead of waiting for session timeout.
             consumer.Close();
         }
+    }
+
+    private void OnKafkaLog(LogMessage m)
+    {
+        // librdkafka logs an error-triggered reset (e.g. the committed offset was already deleted by retention)
+        // as a warning with facility OFFSET: messages between the two positions will never be read.
+        if (m.Facility == "OFFSET" && m.Level <= SyslogLevel.Warning && m.Message.Contains("offset reset", StringComparison.Ordinal))
+        {
+            _metrics.OffsetReset();
+            _logger.LogError("Kafka offset reset, messages are skipped: {Message}", m.Message);
+            return;
+        }
+        _logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message);
     }
 
     private bool ShouldFlush()

@@ -11,6 +11,16 @@ internal static class Demo
 {
     public static async Task<int> RunAsync(long messages, int partitions, CancellationToken ct)
     {
+        // The mock cluster keeps only the newest 5 MiB per partition; a worker that falls further behind would
+        // silently lose the oldest messages, so the demo refuses sizes that could outrun it.
+        const int bytesPerMessage = 130;
+        var perPartition = messages * bytesPerMessage / partitions;
+        if (perPartition > 4_500_000)
+        {
+            Console.Error.WriteLine($"demo: {messages:N0} messages over {partitions} partitions is ~{perPartition / 1e6:0.0} MB per partition, " +
+                $"more than the mock Kafka cluster keeps (5 MiB per partition): use --partitions {messages * bytesPerMessage / 4_500_000 + 1} or more");
+            return 2;
+        }
         var total = Stopwatch.StartNew();
         Console.WriteLine($"demo: starting mock Kafka (3 brokers) and ClickHouse 18.16 ...");
         await using var stack = await Stack.StartAsync(Topology.Single, new StackOptions(), ct);

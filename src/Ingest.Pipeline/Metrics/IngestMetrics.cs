@@ -13,6 +13,7 @@ public sealed class IngestMetrics
     private long _batchesInserted;
     private long _insertFailures;
     private long _lastInsertUnixMs;
+    private long _offsetResets;
 
     public long MessagesConsumed => Interlocked.Read(ref _messagesConsumed);
 
@@ -37,6 +38,10 @@ public sealed class IngestMetrics
 
     public void InsertFailed() => Interlocked.Increment(ref _insertFailures);
 
+    public long OffsetResets => Interlocked.Read(ref _offsetResets);
+
+    public void OffsetReset() => Interlocked.Increment(ref _offsetResets);
+
     public string ToPrometheusText()
     {
         var sb = new StringBuilder();
@@ -45,6 +50,7 @@ public sealed class IngestMetrics
         Counter(sb, "ingest_rows_inserted_total", "Rows ClickHouse acknowledged.", RowsInserted);
         Counter(sb, "ingest_batches_inserted_total", "INSERTs ClickHouse acknowledged.", BatchesInserted);
         Counter(sb, "ingest_insert_failures_total", "INSERT attempts that failed (each is retried).", InsertFailures);
+        Counter(sb, "ingest_kafka_offset_resets_total", "Partitions whose position was reset after an error (messages skipped, e.g. deleted by retention).", OffsetResets);
         sb.Append("# HELP ingest_last_insert_timestamp_seconds Unix time of the last acknowledged INSERT.\n")
           .Append("# TYPE ingest_last_insert_timestamp_seconds gauge\n")
           .Append("ingest_last_insert_timestamp_seconds ")
