@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Text;
 using Confluent.Kafka;
+using Ingest.LocalStack;
 using Ingest.LocalStack.Kafka;
+using Ingest.LocalStack.Processes;
 
 namespace Ingest.IntegrationTests.Services;
 
@@ -83,6 +85,35 @@ public sealed class KafkaStackTests : IDisposable
         for (var id = 1; id <= 3; id++) _kafka.SetBrokerUp(id);
         using var again = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers, MessageTimeoutMs = 10000 }).Build();
         Assert.Equal(PersistenceStatus.Persisted, (await again.ProduceAsync(topic, new Message<Null, string> { Value = "y" })).Status);
+    }
+
+    [Fact]
+    public async Task The_mock_cluster_also_runs_as_its_own_process_for_other_clients()
+    {
+        var dir = Directory.CreateTempSubdirectory("ingest-stack-kafka-").FullName;
+        var log = Path.Combine(dir, "kafka.log");
+        var kafka = ChildProcesses.Start("dotnet", [RepoPaths.LocalStackDll, "kafka", "--brokers", "2", "--topic", "standalone:3"], log);
+        try
+        {
+            var bootstrap = await Poll.UntilAsync(async () =>
+            {
+                var line = File.Exists(log) ? (await File.ReadAllLinesAsync(log)).FirstOrDefault(l => l.StartsWith("bootstrap.servers=", StringComparison.Ordinal)) : null;
+                return line?["bootstrap.servers=".Length..];
+            }, b => b is not null || kafka.HasExited, TimeSpan.FromSeconds(30), everyMs: 100);
+            Assert.True(bootstrap is not null, $"no bootstrap line: {Wait.Tail(log)}");
+            Assert.Equal(2, bootstrap.Split(',').Length);
+
+            Assert.Equal(300, SampleEvents.Produce(bootstrap, "standalone", 0, 300));
+            using var consumer = new ConsumerBuilder<Ignore, string>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "g", AutoOffsetReset = AutoOffsetReset.Earliest }).Build();
+            var parts = Enumerable.Range(0, 3).Select(p => new TopicPartition("standalone", p)).ToList();
+            var high = parts.Sum(p => consumer.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).High.Value);
+            Assert.Equal(300, high);
+        }
+        finally
+        {
+            ChildProcesses.Kill(kafka);
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     private List<string> ConsumeAll(string topic, string group, int expected)
