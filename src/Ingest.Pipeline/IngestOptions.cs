@@ -13,6 +13,8 @@ public sealed class IngestOptions
 
     public BatchingOptions Batching { get; set; } = new();
 
+    public Decoding.MappingOptions Mapping { get; set; } = new();
+
     /// <summary>Throws with a message naming every missing or invalid setting.</summary>
     public void Validate()
     {
@@ -32,6 +34,8 @@ public sealed class IngestOptions
         if (Batching.MaxRows <= 0) errors.Add("Ingest:Batching:MaxRows must be > 0");
         if (Batching.MaxBytes <= 0) errors.Add("Ingest:Batching:MaxBytes must be > 0");
         if (Batching.MaxAge <= TimeSpan.Zero) errors.Add("Ingest:Batching:MaxAge must be > 0");
+        if (Batching.MaxInFlightBytes < Batching.MaxBytes) errors.Add("Ingest:Batching:MaxInFlightBytes must be >= MaxBytes");
+        if (ClickHouse.MaxConcurrentInserts <= 0) errors.Add("Ingest:ClickHouse:MaxConcurrentInserts must be > 0");
         if (errors.Count > 0)
             throw new InvalidOperationException("Invalid configuration:\n  " + string.Join("\n  ", errors));
     }
@@ -63,6 +67,31 @@ public sealed class ClickHouseOptions
     public string Table { get; set; } = "";
 
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Native: Ingest decodes JSON into columns (fast, the default). JSONEachRow: ClickHouse parses the
+    /// JSON (for types the Native writer does not cover).</summary>
+    public InsertFormat Format { get; set; } = InsertFormat.Native;
+
+    /// <summary>gzip the INSERT body (worth it across regions; costs CPU on the worker).</summary>
+    public InsertCompression Compression { get; set; } = InsertCompression.None;
+
+    /// <summary>Inserts in flight at once (across partitions; each partition has at most one).</summary>
+    public int MaxConcurrentInserts { get; set; } = 4;
+
+    /// <summary>ClickHouse settings sent with every INSERT (insert_quorum, insert_deduplicate, ...).</summary>
+    public Dictionary<string, string> Settings { get; set; } = [];
+}
+
+public enum InsertFormat
+{
+    Native,
+    JSONEachRow,
+}
+
+public enum InsertCompression
+{
+    None,
+    Gzip,
 }
 
 public sealed class BatchingOptions
@@ -72,4 +101,8 @@ public sealed class BatchingOptions
     public long MaxBytes { get; set; } = 16 * 1024 * 1024;
 
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Bytes of sealed batches not yet acknowledged by ClickHouse; above it, consumption pauses until
+    /// half of it drains (bounded memory when ClickHouse is slow or down).</summary>
+    public long MaxInFlightBytes { get; set; } = 256L * 1024 * 1024;
 }

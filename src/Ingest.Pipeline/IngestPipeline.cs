@@ -1,31 +1,37 @@
-using System.Net.Http.Headers;
+using System.Collections.Concurrent;
 using Confluent.Kafka;
 using Ingest.Pipeline.Batching;
-using Ingest.Pipeline.ClickHouse.Http;
+using Ingest.Pipeline.ClickHouse;
+using Ingest.Pipeline.Decoding;
 using Ingest.Pipeline.Kafka;
 using Ingest.Pipeline.Metrics;
+using Ingest.Pipeline.Targets;
 using Microsoft.Extensions.Logging;
 
 namespace Ingest.Pipeline;
 
-/// <summary>One region's consume → batch → insert → commit loop. <see cref="Run"/> blocks its (dedicated) thread:
-/// librdkafka's rebalance callbacks run inside Consume on that thread, which is where batches are flushed
-/// before partitions are released. Kafka offsets are committed only after ClickHouse acknowledged the rows.</summary>
+/// <summary>One region's consume → decode → batch → insert → commit loop. <see cref="Run"/> blocks its dedicated
+/// thread: librdkafka's rebalance callbacks run inside Consume on that thread, which is where a revoked partition's
+/// batches are flushed before it is released. Each partition has its own batch and at most one insert in flight,
+/// so its Kafka offsets are committed in order, and only after ClickHouse acknowledged the rows.</summary>
 public sealed class IngestPipeline : IDisposable
 {
-    private static readonly Dictionary<string, string> InsertSettings = new()
-    {
-        // Producers add fields over time; the table decides what is kept.
-        ["input_format_skip_unknown_fields"] = "1",
-    };
-
     private readonly IngestOptions _options;
     private readonly ILogger _logger;
     private readonly IngestMetrics _metrics;
-    private readonly ClickHouseHttpClient[] _clickHouse;
-    private readonly JsonRowsBatch _batch = new();
+    private readonly ClickHouseTarget _target;
+    private readonly MessageBytes _message = new();
+    private readonly Dictionary<TopicPartition, PartitionBatch> _open = [];
+    private readonly Dictionary<TopicPartition, Queue<PartitionBatch>> _sealed = [];
+    private readonly ConcurrentQueue<(PartitionBatch Batch, Exception? Error)> _completed = new();
+    private readonly Stack<IRowBuffer> _freeBuffers = new();
+    private readonly List<TopicPartitionOffset> _commits = [];
     private readonly long _maxAgeMs;
-    private int _endpoint;
+    private TableSchema? _schema;
+    private JsonRowDecoder? _decoder;
+    private long _inFlightBytes;
+    private bool _paused;
+    private long _lastAgeCheck;
     private CancellationToken _stopping;
 
     public IngestPipeline(IngestOptions options, ILogger logger, IngestMetrics metrics)
@@ -35,30 +41,37 @@ public sealed class IngestPipeline : IDisposable
         _logger = logger;
         _metrics = metrics;
         _maxAgeMs = (long)options.Batching.MaxAge.TotalMilliseconds;
-        _clickHouse = options.ClickHouse.Endpoints
-            .Select(e => new ClickHouseHttpClient(new Uri(e), options.ClickHouse.User, options.ClickHouse.Password, options.ClickHouse.RequestTimeout))
-            .ToArray();
+        _target = new ClickHouseTarget(options.ClickHouse, logger, metrics);
     }
 
     public string GroupId => ConsumerSettings.GroupId(_options);
 
-    /// <summary>True once the consumer has partitions assigned (readiness).</summary>
+    /// <summary>True while the consumer has partitions assigned (readiness).</summary>
     public bool IsAssigned { get; private set; }
 
-    /// <summary>Consumes until <paramref name="stopping"/> fires, then flushes what it holds and leaves the group.</summary>
+    /// <summary>Consumes until <paramref name="stopping"/> fires, then flushes what it holds, commits and leaves the group.</summary>
     public void Run(CancellationToken stopping)
     {
         _stopping = stopping;
-        using var consumer = new ConsumerBuilder<Ignore, byte[]>(ConsumerSettings.Build(_options))
-            .SetPartitionsAssignedHandler((_, parts) =>
+        if (_options.ClickHouse.Format == InsertFormat.Native)
+        {
+            _schema = _target.LoadSchemaAsync(stopping).GetAwaiter().GetResult();
+            _decoder = new JsonRowDecoder(_schema, _options.Mapping);
+            _logger.LogInformation("Target {Table}: {Columns}", _schema.Table, string.Join(", ", _schema.Columns.Select(c => $"{c.Name} {c.Type}")));
+        }
+
+        using var consumer = new ConsumerBuilder<Ignore, int>(ConsumerSettings.Build(_options))
+            .SetValueDeserializer(_message)
+            .SetPartitionsAssignedHandler((c, parts) =>
             {
                 IsAssigned = parts.Count > 0;
+                _paused = false;
                 _logger.LogInformation("Assigned {Partitions}", string.Join(", ", parts));
             })
             .SetPartitionsRevokedHandler((c, parts) =>
             {
-                _logger.LogInformation("Revoking {Partitions}: flushing first", string.Join(", ", parts));
-                Flush(c);
+                _logger.LogInformation("Revoking {Partitions}: flushing their batches first", string.Join(", ", parts));
+                FlushAndWait(c, parts.Select(p => p.TopicPartition).ToHashSet());
                 IsAssigned = false;
             })
             .SetErrorHandler((_, e) => _logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Kafka: {Reason} ({Code})", e.Reason, e.Code))
@@ -66,30 +79,157 @@ public sealed class IngestPipeline : IDisposable
             .Build();
 
         consumer.Subscribe(_options.Kafka.Topics);
-        _logger.LogInformation("Consuming {Topics} as group {Group} into {Table}", string.Join(",", _options.Kafka.Topics), GroupId, _options.ClickHouse.Table);
+        _logger.LogInformation("Consuming {Topics} as group {Group} into {Table} ({Format})", string.Join(",", _options.Kafka.Topics), GroupId, _options.ClickHouse.Table, _options.ClickHouse.Format);
         try
         {
             while (!stopping.IsCancellationRequested)
             {
-                var result = consumer.Consume(50);
-                if (result is not null)
-                {
-                    _metrics.MessageConsumed();
-                    var error = _batch.Add(result.TopicPartition, result.Offset.Value, result.Message.Value);
-                    if (error is not null)
-                    {
-                        _metrics.MessageRejected();
-                        _logger.LogWarning("Skipping {Topic}/{Partition}@{Offset}: {Error}", result.Topic, result.Partition.Value, result.Offset.Value, error);
-                    }
-                }
-                if (ShouldFlush()) Flush(consumer);
+                DrainCompleted(consumer);
+                ApplyBackpressure(consumer);
+                var result = consumer.Consume(_paused ? 20 : 50);
+                if (result is not null) Take(result);
+                SealAged();
             }
-            Flush(consumer);
+            FlushAndWait(consumer, null);
         }
         finally
         {
-            // Close leaves the group at once (the revoke handler flushes), instead of waiting for session timeout.
+            // Close leaves the group at once (the revoke handler flushes), instead of waiting for the session timeout.
             consumer.Close();
+        }
+    }
+
+    private void Take(ConsumeResult<Ignore, int> result)
+    {
+        _metrics.MessageConsumed();
+        var tp = result.TopicPartition;
+        if (!_open.TryGetValue(tp, out var batch))
+        {
+            batch = new PartitionBatch(tp, RentBuffer());
+            _open.Add(tp, batch);
+        }
+        var error = batch.Add(result.Offset.Value, _message.Current);
+        if (error is not null)
+        {
+            _metrics.MessageRejected();
+            _logger.LogWarning("Skipping {Topic}/{Partition}@{Offset}: {Error}", tp.Topic, tp.Partition.Value, result.Offset.Value, error);
+        }
+        if (batch.Rows.Rows >= _options.Batching.MaxRows || batch.Rows.SourceBytes >= _options.Batching.MaxBytes) Seal(batch);
+    }
+
+    private IRowBuffer RentBuffer()
+    {
+        if (_freeBuffers.TryPop(out var buffer)) return buffer;
+        return _options.ClickHouse.Format == InsertFormat.Native
+            ? new NativeRowBuffer(new ColumnBatch(_schema!), _decoder!)
+            : new JsonRowsBuffer();
+    }
+
+    private void SealAged()
+    {
+        var now = Environment.TickCount64;
+        if (now - _lastAgeCheck < 10) return;
+        _lastAgeCheck = now;
+        List<PartitionBatch>? due = null;
+        foreach (var batch in _open.Values)
+        {
+            if (now - batch.StartedAtTicks >= _maxAgeMs) (due ??= []).Add(batch);
+        }
+        if (due is not null)
+        {
+            foreach (var batch in due) Seal(batch);
+        }
+    }
+
+    /// <summary>Closes the partition's open batch and queues it for insert behind any earlier one of the partition.</summary>
+    private void Seal(PartitionBatch batch)
+    {
+        _open.Remove(batch.Partition);
+        if (!_sealed.TryGetValue(batch.Partition, out var queue)) _sealed[batch.Partition] = queue = new Queue<PartitionBatch>();
+        queue.Enqueue(batch);
+        _inFlightBytes += batch.Rows.SourceBytes;
+        if (queue.Count == 1) StartInsert(batch);
+    }
+
+    private void StartInsert(PartitionBatch batch)
+    {
+        if (batch.Rows.Rows == 0)
+        {
+            // Every message was rejected: nothing to insert, but the offsets are consumed.
+            _completed.Enqueue((batch, null));
+            return;
+        }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await _target.InsertAsync(batch, _stopping).ConfigureAwait(false);
+                _completed.Enqueue((batch, null));
+            }
+            catch (Exception e)
+            {
+                _completed.Enqueue((batch, e));
+            }
+        });
+    }
+
+    /// <summary>Commits what ClickHouse acknowledged, recycles buffers and starts each partition's next insert.
+    /// An insert that failed for good stops the pipeline: its offsets (and later ones) stay uncommitted.</summary>
+    private void DrainCompleted(IConsumer<Ignore, int> consumer)
+    {
+        _commits.Clear();
+        while (_completed.TryDequeue(out var done))
+        {
+            var (batch, error) = done;
+            if (error is not null) throw error is OperationCanceledException ? error : new InvalidOperationException(error.Message, error);
+            _commits.Add(batch.CommitOffset);
+            _inFlightBytes -= batch.Rows.SourceBytes;
+            var queue = _sealed[batch.Partition];
+            queue.Dequeue();
+            batch.Reset();
+            _freeBuffers.Push(batch.Rows);
+            if (queue.Count > 0) StartInsert(queue.Peek());
+            else _sealed.Remove(batch.Partition);
+        }
+        if (_commits.Count == 0) return;
+        try
+        {
+            consumer.Commit(_commits);
+        }
+        catch (KafkaException e)
+        {
+            // The rows are stored; a lost commit only means a replay after a rebalance or restart.
+            _logger.LogWarning("Offset commit failed ({Reason}); rows are stored, a rebalance may replay them", e.Error.Reason);
+        }
+    }
+
+    /// <summary>Bounded memory: above MaxInFlightBytes of unacknowledged batches, stop fetching until half drained.</summary>
+    private void ApplyBackpressure(IConsumer<Ignore, int> consumer)
+    {
+        if (!_paused && _inFlightBytes > _options.Batching.MaxInFlightBytes)
+        {
+            consumer.Pause(consumer.Assignment);
+            _paused = true;
+            _metrics.Paused();
+            _logger.LogInformation("Pausing consumption: {Bytes:N0} bytes await ClickHouse", _inFlightBytes);
+        }
+        else if (_paused && _inFlightBytes <= _options.Batching.MaxInFlightBytes / 2)
+        {
+            consumer.Resume(consumer.Assignment);
+            _paused = false;
+            _logger.LogInformation("Resuming consumption");
+        }
+    }
+
+    /// <summary>Seals the open batches of <paramref name="partitions"/> (all when null) and waits until every batch of
+    /// them is acknowledged and committed.</summary>
+    private void FlushAndWait(IConsumer<Ignore, int> consumer, HashSet<TopicPartition>? partitions)
+    {
+        foreach (var batch in _open.Values.Where(b => partitions is null || partitions.Contains(b.Partition)).ToList()) Seal(batch);
+        while (_sealed.Keys.Any(p => partitions is null || partitions.Contains(p)))
+        {
+            DrainCompleted(consumer);
+            Thread.Sleep(2);
         }
     }
 
@@ -106,79 +246,15 @@ public sealed class IngestPipeline : IDisposable
         _logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message);
     }
 
-    private bool ShouldFlush()
-    {
-        if (!_batch.HasOffsets) return false;
-        return _batch.Rows >= _options.Batching.MaxRows
-            || _batch.Bytes >= _options.Batching.MaxBytes
-            || Environment.TickCount64 - _batch.StartedAtTicks >= _maxAgeMs;
-    }
-
-    /// <summary>Inserts the batch (retrying until ClickHouse acknowledges it), then commits its offsets.
-    /// Nothing is committed that ClickHouse has not acknowledged: a crash in between replays the batch
-    /// (at-least-once here; #4 makes the replay exactly-once).</summary>
-    private void Flush(IConsumer<Ignore, byte[]> consumer)
-    {
-        if (!_batch.HasOffsets) return;
-        if (_batch.Rows > 0) InsertWithRetry();
-        try
-        {
-            consumer.Commit(_batch.CommitOffsets);
-        }
-        catch (KafkaException e)
-        {
-            // The rows are in ClickHouse; a lost commit only means a replay after a rebalance.
-            _logger.LogWarning("Offset commit failed ({Reason}); rows are stored, a rebalance may replay them", e.Error.Reason);
-        }
-        _batch.Clear();
-    }
-
-    private void InsertWithRetry()
-    {
-        var delay = TimeSpan.FromMilliseconds(100);
-        for (var attempt = 1; ; attempt++)
-        {
-            var client = _clickHouse[_endpoint];
-            try
-            {
-                var content = new ReadOnlyMemoryContent(_batch.Body);
-                content.Headers.ContentType = new MediaTypeHeaderValue("application/x-ndjson");
-                client.InsertAsync(_options.ClickHouse.Table, "JSONEachRow", content, InsertSettings, CancellationToken.None)
-                    .GetAwaiter().GetResult();
-                _metrics.BatchInserted(_batch.Rows);
-                return;
-            }
-            catch (Exception e) when (IsRetryable(e))
-            {
-                _metrics.InsertFailed();
-                _endpoint = (_endpoint + 1) % _clickHouse.Length;
-                _logger.LogWarning("Insert of {Rows} rows failed (attempt {Attempt}), retrying in {Delay} ms on {Endpoint}: {Error}",
-                    _batch.Rows, attempt, (int)delay.TotalMilliseconds, _clickHouse[_endpoint].Endpoint, e.Message);
-                if (_stopping.IsCancellationRequested && attempt >= 3)
-                    throw new OperationCanceledException("Stopping with an unacknowledged batch; its offsets stay uncommitted and it will be replayed.", e);
-                Thread.Sleep(delay);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
-            }
-            catch (ClickHouseServerException e)
-            {
-                _metrics.InsertFailed();
-                throw new InvalidOperationException(
-                    $"ClickHouse refused a batch of {_batch.Rows} rows for {_options.ClickHouse.Table} (not retryable); " +
-                    $"offsets stay uncommitted: {string.Join(", ", _batch.CommitOffsets)}. {e.Message}", e);
-            }
-        }
-    }
-
-    private static bool IsRetryable(Exception e) => e switch
-    {
-        ClickHouseServerException ch => ch.IsRetryable,
-        HttpRequestException or TaskCanceledException or IOException => true,
-        _ => false,
-    };
-
     public void Dispose()
     {
-        _batch.Dispose();
-        foreach (var c in _clickHouse) c.Dispose();
+        foreach (var b in _open.Values) b.Rows.Dispose();
+        foreach (var q in _sealed.Values)
+        {
+            foreach (var b in q) b.Rows.Dispose();
+        }
+        while (_freeBuffers.TryPop(out var buffer)) buffer.Dispose();
+        _message.Dispose();
+        _target.Dispose();
     }
 }

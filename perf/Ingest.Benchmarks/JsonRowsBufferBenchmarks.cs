@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using Confluent.Kafka;
 using Ingest.Pipeline.Batching;
 
 namespace Ingest.Benchmarks;
@@ -7,19 +6,18 @@ namespace Ingest.Benchmarks;
 /// <summary>The #2 path per message: validate one JSON object and append it to a JSONEachRow body (ClickHouse
 /// parses the JSON server-side). Baseline for the columnar Native path of #3.</summary>
 [MemoryDiagnoser]
-public class JsonRowsBatchBenchmarks
+public class JsonRowsBufferBenchmarks
 {
     private const int Messages = 10_000;
-    private readonly TopicPartition _partition = new("events", 0);
     private byte[][] _messages = [];
-    private JsonRowsBatch _batch = null!;
+    private JsonRowsBuffer _batch = null!;
 
     [GlobalSetup]
     public void Setup()
     {
         _messages = Enumerable.Range(0, Messages).Select(i => System.Text.Encoding.UTF8.GetBytes(
             $"{{\"ts\":\"2026-01-01 00:{i / 60 % 60:00}:{i % 60:00}\",\"user_id\":{1_000_000 + i * 7919 % 100_000},\"event\":\"click\",\"value\":{i % 10_000 / 100.0:0.00},\"tags\":[\"mobile\",\"eu\"]}}")).ToArray();
-        _batch = new JsonRowsBatch();
+        _batch = new JsonRowsBuffer();
     }
 
     [GlobalCleanup]
@@ -29,7 +27,7 @@ public class JsonRowsBatchBenchmarks
     public int ValidateAndAppend()
     {
         _batch.Clear();
-        for (var i = 0; i < _messages.Length; i++) _batch.Add(_partition, i, _messages[i]);
-        return _batch.Bytes;
+        for (var i = 0; i < _messages.Length; i++) _batch.Add(_messages[i]);
+        return _batch.Rows;
     }
 }

@@ -1,0 +1,21 @@
+namespace Ingest.Pipeline.Batching;
+
+/// <summary>The rows of one batch, held in the format they will be inserted in.</summary>
+internal interface IRowBuffer : IDisposable
+{
+    /// <summary>ClickHouse input format name for <c>INSERT ... FORMAT</c>.</summary>
+    string Format { get; }
+
+    int Rows { get; }
+
+    /// <summary>Bytes of the messages taken: the batch's size for flush and memory limits.</summary>
+    long SourceBytes { get; }
+
+    /// <summary>Adds one message as one row; returns null, or why the message cannot be a row (then nothing was added).</summary>
+    string? Add(ReadOnlySpan<byte> message);
+
+    /// <summary>An HTTP body that streams the rows; called again for a retry, it writes the same bytes.</summary>
+    HttpContent CreateContent(bool gzip);
+
+    void Clear();
+}

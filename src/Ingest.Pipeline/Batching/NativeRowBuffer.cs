@@ -1,0 +1,24 @@
+using Ingest.Pipeline.ClickHouse.Http;
+using Ingest.Pipeline.Decoding;
+
+namespace Ingest.Pipeline.Batching;
+
+/// <summary>Messages decoded into pooled columns and sent as one ClickHouse Native block.</summary>
+internal sealed class NativeRowBuffer(ColumnBatch columns, JsonRowDecoder decoder) : IRowBuffer
+{
+    public string Format => "Native";
+
+    public ColumnBatch Columns => columns;
+
+    public int Rows => columns.Rows;
+
+    public long SourceBytes => columns.SourceBytes;
+
+    public string? Add(ReadOnlySpan<byte> message) => decoder.Decode(message, columns);
+
+    public HttpContent CreateContent(bool gzip) => new NativeBlockContent(columns, gzip);
+
+    public void Clear() => columns.Clear();
+
+    public void Dispose() => columns.Dispose();
+}

@@ -1,0 +1,99 @@
+using Ingest.Pipeline.Batching;
+using Ingest.Pipeline.ClickHouse;
+using Ingest.Pipeline.ClickHouse.Http;
+using Ingest.Pipeline.Metrics;
+using Microsoft.Extensions.Logging;
+
+namespace Ingest.Pipeline.Targets;
+
+/// <summary>The region's ClickHouse table behind one or more replica endpoints: loads its schema and inserts
+/// batches, retrying what is worth retrying (on the next endpoint) until the server acknowledges.</summary>
+internal sealed class ClickHouseTarget : IDisposable
+{
+    private readonly ClickHouseOptions _options;
+    private readonly ILogger _logger;
+    private readonly IngestMetrics _metrics;
+    private readonly ClickHouseHttpClient[] _clients;
+    private readonly SemaphoreSlim _concurrency;
+    private int _current;
+
+    public ClickHouseTarget(ClickHouseOptions options, ILogger logger, IngestMetrics metrics)
+    {
+        _options = options;
+        _logger = logger;
+        _metrics = metrics;
+        _clients = [.. options.Endpoints.Select(e => new ClickHouseHttpClient(new Uri(e), options.User, options.Password, options.RequestTimeout))];
+        _concurrency = new SemaphoreSlim(Math.Max(1, options.MaxConcurrentInserts));
+    }
+
+    public string Table => _options.Table;
+
+    /// <summary>Reads the table's columns, trying each endpoint until one answers.</summary>
+    public async Task<TableSchema> LoadSchemaAsync(CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var client = _clients[(_current + attempt) % _clients.Length];
+            try
+            {
+                return await TableSchema.LoadAsync(client, _options.Table, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (ClickHouseErrors.IsRetryable(e) && attempt < _clients.Length * 5)
+            {
+                _logger.LogWarning("Reading the schema of {Table} from {Endpoint} failed, trying again: {Error}", _options.Table, client.Endpoint, e.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)), ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Inserts the batch; returns once ClickHouse acknowledged it. Retryable failures (network, 242
+    /// read-only, 252 too many parts, 319 unknown status, 999 Keeper, ...) are retried with backoff on the next
+    /// endpoint, the same bytes each time; after <paramref name="stopping"/> fires it gives up after 3 attempts.
+    /// A failure that retrying cannot fix throws, naming the table and the batch's offsets.</summary>
+    public async Task InsertAsync(PartitionBatch batch, CancellationToken stopping)
+    {
+        await _concurrency.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            var delay = TimeSpan.FromMilliseconds(100);
+            for (var attempt = 1; ; attempt++)
+            {
+                var client = _clients[_current % _clients.Length];
+                try
+                {
+                    using var content = batch.Rows.CreateContent(_options.Compression == InsertCompression.Gzip);
+                    await client.InsertAsync(_options.Table, batch.Rows.Format, content, _options.Settings, CancellationToken.None).ConfigureAwait(false);
+                    _metrics.BatchInserted(batch.Rows.Rows);
+                    return;
+                }
+                catch (Exception e) when (ClickHouseErrors.IsRetryable(e))
+                {
+                    _metrics.InsertFailed();
+                    Interlocked.Increment(ref _current);
+                    if (stopping.IsCancellationRequested && attempt >= 3)
+                        throw new OperationCanceledException($"Stopping with {batch} unacknowledged; its offsets stay uncommitted and it will be replayed.", e);
+                    _logger.LogWarning("Insert of {Batch} into {Table} failed (attempt {Attempt}), retrying in {Delay} ms on {Endpoint}: {Error}",
+                        batch, _options.Table, attempt, (int)delay.TotalMilliseconds, _clients[_current % _clients.Length].Endpoint, e.Message);
+                    await Task.Delay(delay, CancellationToken.None).ConfigureAwait(false);
+                    delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+                }
+                catch (ClickHouseServerException e)
+                {
+                    _metrics.InsertFailed();
+                    throw new InvalidOperationException(
+                        $"ClickHouse refused {batch} for {_options.Table} (error {e.Code}, not retryable); its offsets stay uncommitted. {e.Message}", e);
+                }
+            }
+        }
+        finally
+        {
+            _concurrency.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var c in _clients) c.Dispose();
+        _concurrency.Dispose();
+    }
+}
