@@ -12,8 +12,9 @@ namespace Ingest.Pipeline;
 
 /// <summary>One region's consume → decode → batch → insert → commit loop. <see cref="Run"/> blocks its dedicated
 /// thread: librdkafka's rebalance callbacks run inside Consume on that thread, which is where a revoked partition's
-/// batches are flushed before it is released. Each partition has its own batch and at most one insert in flight,
-/// so its Kafka offsets are committed in order, and only after ClickHouse acknowledged the rows.</summary>
+/// batches are flushed before it is released. Each partition has its own batch and at most one batch in flight,
+/// so its Kafka offsets are committed in order, and only after ClickHouse acknowledged the rows. Batches sealed
+/// together (e.g. aged out at once) go in one INSERT, which ClickHouse stores as one part.</summary>
 public sealed class IngestPipeline : IDisposable
 {
     private readonly IngestOptions _options;
@@ -23,13 +24,15 @@ public sealed class IngestPipeline : IDisposable
     private readonly MessageBytes _message = new();
     private readonly Dictionary<TopicPartition, PartitionBatch> _open = [];
     private readonly Dictionary<TopicPartition, Queue<PartitionBatch>> _sealed = [];
-    private readonly ConcurrentQueue<(PartitionBatch Batch, Exception? Error)> _completed = new();
+    private readonly List<PartitionBatch> _ready = [];
+    private readonly ConcurrentQueue<(List<PartitionBatch> Batches, bool Inserted, Exception? Error)> _completed = new();
     private readonly Stack<IRowBuffer> _freeBuffers = new();
     private readonly List<TopicPartitionOffset> _commits = [];
     private readonly long _maxAgeMs;
     private TableSchema? _schema;
     private JsonRowDecoder? _decoder;
     private long _inFlightBytes;
+    private int _inserting;
     private bool _paused;
     private long _lastAgeCheck;
     private CancellationToken _stopping;
@@ -85,6 +88,7 @@ public sealed class IngestPipeline : IDisposable
             while (!stopping.IsCancellationRequested)
             {
                 DrainCompleted(consumer);
+                Dispatch();
                 ApplyBackpressure(consumer);
                 var result = consumer.Consume(_paused ? 20 : 50);
                 if (result is not null) Take(result);
@@ -141,55 +145,77 @@ public sealed class IngestPipeline : IDisposable
         }
     }
 
-    /// <summary>Closes the partition's open batch and queues it for insert behind any earlier one of the partition.</summary>
+    /// <summary>Closes the partition's open batch and queues it behind any earlier one of the partition.</summary>
     private void Seal(PartitionBatch batch)
     {
         _open.Remove(batch.Partition);
         if (!_sealed.TryGetValue(batch.Partition, out var queue)) _sealed[batch.Partition] = queue = new Queue<PartitionBatch>();
         queue.Enqueue(batch);
         _inFlightBytes += batch.Rows.SourceBytes;
-        if (queue.Count == 1) StartInsert(batch);
+        if (queue.Count == 1) _ready.Add(batch);
     }
 
-    private void StartInsert(PartitionBatch batch)
+    /// <summary>Starts inserts while fewer than MaxConcurrentInserts run: each takes ready batches (the oldest sealed
+    /// batch of partitions with nothing in flight) up to MaxBytes.</summary>
+    private void Dispatch()
     {
-        if (batch.Rows.Rows == 0)
+        while (_ready.Count > 0 && _inserting < _options.ClickHouse.MaxConcurrentInserts)
         {
-            // Every message was rejected: nothing to insert, but the offsets are consumed.
-            _completed.Enqueue((batch, null));
-            return;
+            var group = new List<PartitionBatch>();
+            long bytes = 0;
+            var taken = 0;
+            for (; taken < _ready.Count; taken++)
+            {
+                var batch = _ready[taken];
+                if (bytes > 0 && bytes + batch.Rows.SourceBytes > _options.Batching.MaxBytes) break;
+                if (batch.Rows.Rows == 0)
+                {
+                    // Every message was rejected: nothing to insert, but the offsets are consumed.
+                    _completed.Enqueue(([batch], false, null));
+                    continue;
+                }
+                bytes += batch.Rows.SourceBytes;
+                group.Add(batch);
+            }
+            _ready.RemoveRange(0, taken);
+            if (group.Count == 0) continue;
+            _inserting++;
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await _target.InsertAsync(group, _stopping).ConfigureAwait(false);
+                    _completed.Enqueue((group, true, null));
+                }
+                catch (Exception e)
+                {
+                    _completed.Enqueue((group, true, e));
+                }
+            });
         }
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                await _target.InsertAsync(batch, _stopping).ConfigureAwait(false);
-                _completed.Enqueue((batch, null));
-            }
-            catch (Exception e)
-            {
-                _completed.Enqueue((batch, e));
-            }
-        });
     }
 
-    /// <summary>Commits what ClickHouse acknowledged, recycles buffers and starts each partition's next insert.
+    /// <summary>Commits what ClickHouse acknowledged, recycles buffers and readies each partition's next batch.
     /// An insert that failed for good stops the pipeline: its offsets (and later ones) stay uncommitted.</summary>
     private void DrainCompleted(IConsumer<Ignore, int> consumer)
     {
         _commits.Clear();
         while (_completed.TryDequeue(out var done))
         {
-            var (batch, error) = done;
+            var (group, inserted, error) = done;
             if (error is not null) throw error is OperationCanceledException ? error : new InvalidOperationException(error.Message, error);
-            _commits.Add(batch.CommitOffset);
-            _inFlightBytes -= batch.Rows.SourceBytes;
-            var queue = _sealed[batch.Partition];
-            queue.Dequeue();
-            batch.Reset();
-            _freeBuffers.Push(batch.Rows);
-            if (queue.Count > 0) StartInsert(queue.Peek());
-            else _sealed.Remove(batch.Partition);
+            if (inserted) _inserting--;
+            foreach (var batch in group)
+            {
+                _commits.Add(batch.CommitOffset);
+                _inFlightBytes -= batch.Rows.SourceBytes;
+                var queue = _sealed[batch.Partition];
+                queue.Dequeue();
+                batch.Reset();
+                _freeBuffers.Push(batch.Rows);
+                if (queue.Count > 0) _ready.Add(queue.Peek());
+                else _sealed.Remove(batch.Partition);
+            }
         }
         if (_commits.Count == 0) return;
         try
@@ -229,6 +255,7 @@ public sealed class IngestPipeline : IDisposable
         while (_sealed.Keys.Any(p => partitions is null || partitions.Contains(p)))
         {
             DrainCompleted(consumer);
+            Dispatch();
             Thread.Sleep(2);
         }
     }

@@ -9,7 +9,7 @@ namespace Ingest.LocalStack;
 /// and a summary that fails (exit 1) unless every produced message is exactly one row.</summary>
 internal static class Demo
 {
-    public static async Task<int> RunAsync(long messages, int partitions, CancellationToken ct)
+    public static async Task<int> RunAsync(long messages, int partitions, string format, CancellationToken ct)
     {
         // The mock cluster keeps only the newest 5 MiB per partition; a worker that falls further behind would
         // silently lose the oldest messages, so the demo refuses sizes that could outrun it.
@@ -41,6 +41,7 @@ internal static class Demo
             ["Ingest:ClickHouse:Endpoints:0"] = ch.HttpEndpoint.ToString(),
             ["Ingest:ClickHouse:Table"] = "demo.events",
             ["Ingest:Batching:MaxAge"] = "00:00:00.500",
+            ["Ingest:ClickHouse:Format"] = format,
         }, Path.Combine(stack.Directory, "worker.log"), ct);
         Console.WriteLine($"demo: worker running (pid log {worker.LogFile}, admin {worker.AdminEndpoint}); producing {messages:N0} events");
 
@@ -81,6 +82,7 @@ internal static class Demo
 
         Console.WriteLine();
         Console.WriteLine("demo summary");
+        Console.WriteLine($"  insert format          {format,12}");
         Console.WriteLine($"  messages produced      {deliveredTotal,12:N0}");
         Console.WriteLine($"  rows in ClickHouse     {rows,12:N0}");
         Console.WriteLine($"  elapsed (produce→rows) {elapsed.TotalSeconds,12:0.00} s");

@@ -3,7 +3,7 @@ using Ingest.LocalStack;
 using Ingest.LocalStack.Kafka;
 
 // Ingest.LocalStack: real local services for tests, the demo and the load harness.
-//   demo  [--messages N] [--partitions P]      the README's demo (exit 1 unless produced == rows)
+//   demo  [--messages N] [--partitions P] [--format Native|JSONEachRow]   the README's demo (exit 1 unless produced == rows)
 //   kafka [--brokers N] [--topic name:partitions]...   a standalone mock Kafka cluster until Ctrl-C / SIGTERM
 //   up    [single|independent|two-subcluster]  a whole topology until Ctrl-C / SIGTERM, endpoints printed
 using var cts = new CancellationTokenSource();
@@ -24,7 +24,7 @@ try
     switch (command)
     {
         case "demo":
-            return await Demo.RunAsync(Option("--messages", 500_000L), (int)Option("--partitions", 16L), cts.Token);
+            return await Demo.RunAsync(Option("--messages", 500_000L), (int)Option("--partitions", 16L), Text("--format", "Native"), cts.Token);
 
         case "kafka":
             using (var kafka = MockKafkaCluster.Start((int)Option("--brokers", 3L)))
@@ -58,7 +58,7 @@ try
             return 0;
 
         default:
-            Console.WriteLine("usage: Ingest.LocalStack demo [--messages N] [--partitions P] | kafka [--brokers N] [--topic name:partitions]... | up [single|independent|two-subcluster]");
+            Console.WriteLine("usage: Ingest.LocalStack demo [--messages N] [--partitions P] [--format Native|JSONEachRow] | kafka [--brokers N] [--topic name:partitions]... | up [single|independent|two-subcluster]");
             return command is "help" or "--help" ? 0 : 2;
     }
 }
@@ -74,6 +74,12 @@ long Option(string name, long fallback)
     if (i + 1 >= args.Length || !long.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var v))
         throw new ArgumentException($"{name} needs a number");
     return v;
+}
+
+string Text(string name, string fallback)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
 }
 
 IEnumerable<string> Options(string name)

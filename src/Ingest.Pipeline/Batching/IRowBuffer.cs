@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Ingest.Pipeline.Batching;
 
 /// <summary>The rows of one batch, held in the format they will be inserted in.</summary>
@@ -14,8 +16,8 @@ internal interface IRowBuffer : IDisposable
     /// <summary>Adds one message as one row; returns null, or why the message cannot be a row (then nothing was added).</summary>
     string? Add(ReadOnlySpan<byte> message);
 
-    /// <summary>An HTTP body that streams the rows; called again for a retry, it writes the same bytes.</summary>
-    HttpContent CreateContent(bool gzip);
+    /// <summary>Writes the rows in <see cref="Format"/>; called again for a retry, it writes the same bytes.</summary>
+    void WriteTo(IBufferWriter<byte> writer);
 
     void Clear();
 }

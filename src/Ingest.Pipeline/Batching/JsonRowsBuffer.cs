@@ -1,7 +1,5 @@
 using System.Buffers;
-using System.Net.Http.Headers;
 using System.Text.Json;
-using Ingest.Pipeline.ClickHouse.Http;
 
 namespace Ingest.Pipeline.Batching;
 
@@ -39,12 +37,7 @@ internal sealed class JsonRowsBuffer : IRowBuffer
         return null;
     }
 
-    public HttpContent CreateContent(bool gzip)
-    {
-        var content = new ReadOnlyMemoryContent(Body);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-ndjson");
-        return gzip ? new GzipContent(content) : content;
-    }
+    public void WriteTo(IBufferWriter<byte> writer) => writer.Write(Body.Span);
 
     public void Clear()
     {

@@ -1,4 +1,4 @@
-using Ingest.Pipeline.ClickHouse.Http;
+using System.Buffers;
 using Ingest.Pipeline.Decoding;
 
 namespace Ingest.Pipeline.Batching;
@@ -16,7 +16,7 @@ internal sealed class NativeRowBuffer(ColumnBatch columns, JsonRowDecoder decode
 
     public string? Add(ReadOnlySpan<byte> message) => decoder.Decode(message, columns);
 
-    public HttpContent CreateContent(bool gzip) => new NativeBlockContent(columns, gzip);
+    public void WriteTo(IBufferWriter<byte> writer) => columns.WriteNative(writer);
 
     public void Clear() => columns.Clear();
 

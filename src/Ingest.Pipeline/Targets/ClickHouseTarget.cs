@@ -14,7 +14,6 @@ internal sealed class ClickHouseTarget : IDisposable
     private readonly ILogger _logger;
     private readonly IngestMetrics _metrics;
     private readonly ClickHouseHttpClient[] _clients;
-    private readonly SemaphoreSlim _concurrency;
     private int _current;
 
     public ClickHouseTarget(ClickHouseOptions options, ILogger logger, IngestMetrics metrics)
@@ -23,7 +22,6 @@ internal sealed class ClickHouseTarget : IDisposable
         _logger = logger;
         _metrics = metrics;
         _clients = [.. options.Endpoints.Select(e => new ClickHouseHttpClient(new Uri(e), options.User, options.Password, options.RequestTimeout))];
-        _concurrency = new SemaphoreSlim(Math.Max(1, options.MaxConcurrentInserts));
     }
 
     public string Table => _options.Table;
@@ -46,54 +44,49 @@ internal sealed class ClickHouseTarget : IDisposable
         }
     }
 
-    /// <summary>Inserts the batch; returns once ClickHouse acknowledged it. Retryable failures (network, 242
-    /// read-only, 252 too many parts, 319 unknown status, 999 Keeper, ...) are retried with backoff on the next
-    /// endpoint, the same bytes each time; after <paramref name="stopping"/> fires it gives up after 3 attempts.
-    /// A failure that retrying cannot fix throws, naming the table and the batch's offsets.</summary>
-    public async Task InsertAsync(PartitionBatch batch, CancellationToken stopping)
+    /// <summary>Inserts the batches (one INSERT, rows in batch order); returns once ClickHouse acknowledged them.
+    /// Retryable failures (network, 242 read-only, 252 too many parts, 319 unknown status, 999 Keeper, ...) are retried
+    /// with backoff on the next endpoint, the same bytes each time; after <paramref name="stopping"/> fires it gives
+    /// up after 3 attempts. A failure that retrying cannot fix throws, naming the table and the batches.</summary>
+    public async Task InsertAsync(IReadOnlyList<PartitionBatch> batches, CancellationToken stopping)
     {
-        await _concurrency.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-        try
+        var format = batches[0].Rows.Format;
+        var rows = batches.Sum(b => b.Rows.Rows);
+        var delay = TimeSpan.FromMilliseconds(100);
+        for (var attempt = 1; ; attempt++)
         {
-            var delay = TimeSpan.FromMilliseconds(100);
-            for (var attempt = 1; ; attempt++)
+            var client = _clients[_current % _clients.Length];
+            try
             {
-                var client = _clients[_current % _clients.Length];
-                try
-                {
-                    using var content = batch.Rows.CreateContent(_options.Compression == InsertCompression.Gzip);
-                    await client.InsertAsync(_options.Table, batch.Rows.Format, content, _options.Settings, CancellationToken.None).ConfigureAwait(false);
-                    _metrics.BatchInserted(batch.Rows.Rows);
-                    return;
-                }
-                catch (Exception e) when (ClickHouseErrors.IsRetryable(e))
-                {
-                    _metrics.InsertFailed();
-                    Interlocked.Increment(ref _current);
-                    if (stopping.IsCancellationRequested && attempt >= 3)
-                        throw new OperationCanceledException($"Stopping with {batch} unacknowledged; its offsets stay uncommitted and it will be replayed.", e);
-                    _logger.LogWarning("Insert of {Batch} into {Table} failed (attempt {Attempt}), retrying in {Delay} ms on {Endpoint}: {Error}",
-                        batch, _options.Table, attempt, (int)delay.TotalMilliseconds, _clients[_current % _clients.Length].Endpoint, e.Message);
-                    await Task.Delay(delay, CancellationToken.None).ConfigureAwait(false);
-                    delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
-                }
-                catch (ClickHouseServerException e)
-                {
-                    _metrics.InsertFailed();
-                    throw new InvalidOperationException(
-                        $"ClickHouse refused {batch} for {_options.Table} (error {e.Code}, not retryable); its offsets stay uncommitted. {e.Message}", e);
-                }
+                using var content = new BatchesContent(batches, _options.Compression == InsertCompression.Gzip);
+                await client.InsertAsync(_options.Table, format, content, _options.Settings, CancellationToken.None).ConfigureAwait(false);
+                _metrics.BatchInserted(rows);
+                return;
+            }
+            catch (Exception e) when (ClickHouseErrors.IsRetryable(e))
+            {
+                _metrics.InsertFailed();
+                Interlocked.Increment(ref _current);
+                if (stopping.IsCancellationRequested && attempt >= 3)
+                    throw new OperationCanceledException($"Stopping with {Describe(batches)} unacknowledged; their offsets stay uncommitted and will be replayed.", e);
+                _logger.LogWarning("Insert of {Batches} into {Table} failed (attempt {Attempt}), retrying in {Delay} ms on {Endpoint}: {Error}",
+                    Describe(batches), _options.Table, attempt, (int)delay.TotalMilliseconds, _clients[_current % _clients.Length].Endpoint, e.Message);
+                await Task.Delay(delay, CancellationToken.None).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+            }
+            catch (ClickHouseServerException e)
+            {
+                _metrics.InsertFailed();
+                throw new InvalidOperationException(
+                    $"ClickHouse refused {Describe(batches)} for {_options.Table} (error {e.Code}, not retryable); their offsets stay uncommitted. {e.Message}", e);
             }
         }
-        finally
-        {
-            _concurrency.Release();
-        }
     }
+
+    private static string Describe(IReadOnlyList<PartitionBatch> batches) => string.Join(", ", batches);
 
     public void Dispose()
     {
         foreach (var c in _clients) c.Dispose();
-        _concurrency.Dispose();
     }
 }
