@@ -30,4 +30,5 @@ app.MapGet("/health/live", (IngestWorker w) => w.IsFaulted ? Results.Problem(w.F
 app.MapGet("/health/ready", (IngestWorker w) => w.IsReady ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
 app.MapGet("/metrics", (IngestMetrics m) => Results.Text(m.ToPrometheusText(), "text/plain; version=0.0.4"));
 await app.RunAsync();
-return 0;
+// 1 when the pipeline failed (set by IngestWorker), so a supervisor sees the failure.
+return Environment.ExitCode;

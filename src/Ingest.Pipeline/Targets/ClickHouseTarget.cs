@@ -14,6 +14,7 @@ internal sealed class ClickHouseTarget : IDisposable
     private readonly ILogger _logger;
     private readonly IngestMetrics _metrics;
     private readonly ClickHouseHttpClient[] _clients;
+    private readonly Dictionary<string, string> _jsonSettings;
     private int _current;
 
     public ClickHouseTarget(ClickHouseOptions options, ILogger logger, IngestMetrics metrics)
@@ -21,6 +22,8 @@ internal sealed class ClickHouseTarget : IDisposable
         _options = options;
         _logger = logger;
         _metrics = metrics;
+        // JSONEachRow: producers add fields over time; the table decides what is kept.
+        _jsonSettings = new Dictionary<string, string>(options.Settings) { ["input_format_skip_unknown_fields"] = "1" };
         _clients = [.. options.Endpoints.Select(e => new ClickHouseHttpClient(new Uri(e), options.User, options.Password, options.RequestTimeout))];
     }
 
@@ -59,7 +62,8 @@ internal sealed class ClickHouseTarget : IDisposable
             try
             {
                 using var content = new BatchesContent(batches, _options.Compression == InsertCompression.Gzip);
-                await client.InsertAsync(_options.Table, format, content, _options.Settings, CancellationToken.None).ConfigureAwait(false);
+                var settings = format == "JSONEachRow" ? _jsonSettings : _options.Settings;
+                await client.InsertAsync(_options.Table, format, content, settings, CancellationToken.None).ConfigureAwait(false);
                 _metrics.BatchInserted(rows);
                 return;
             }
