@@ -46,7 +46,11 @@ public sealed class NumericColumnTests
     {
         using var column = Create("Float64");
         Append(column, "\"nan\"");
-        Assert.True(double.IsNaN(BitConverter.ToDouble(Bytes(column))));
+        // ClickHouse's own NaN bits (SELECT nan FORMAT Native): positive quiet NaN.
+        Assert.Equal(Hex("000000000000f87f"), Bytes(column));
+        using var single = Create("Float32");
+        Append(single, "\"nan\"");
+        Assert.Equal(Hex("0000c07f"), Bytes(single));
     }
 
     [Theory]
