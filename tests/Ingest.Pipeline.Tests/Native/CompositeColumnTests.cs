@@ -43,6 +43,30 @@ public sealed class CompositeColumnTests
         Assert.Equal(2, column.Count);
     }
 
+    [Theory]
+    [InlineData("Array(UInt8)", "[1, 2")]
+    [InlineData("Map(String, UInt8)", "{\"a\": 1")]
+    [InlineData("Map(String, UInt8)", "{\"a\":")]
+    [InlineData("Tuple(UInt8, UInt8)", "[1")]
+    public void Input_ending_inside_a_container_is_rejected_not_shortened(string type, string partialJson)
+    {
+        using var column = Create(type);
+        // A non-final reader returns false from Read() where more data is needed, instead of throwing.
+        var reader = new System.Text.Json.Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(partialJson), isFinalBlock: false, state: default);
+        Assert.True(reader.Read());
+        try
+        {
+            column.AppendJson(ref reader);
+            Assert.Fail("expected ColumnValueException");
+        }
+        catch (ColumnValueException e)
+        {
+            Assert.Contains("incomplete JSON value", e.Message, StringComparison.Ordinal);
+        }
+        Assert.Equal(0, column.Count);
+        Assert.Equal(Bytes(Create(type)), Bytes(column));
+    }
+
     [Fact]
     public void Maps_are_offsets_then_keys_then_values()
     {

@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Ingest.Benchmarks.NativeWriterBenchmarks).Assembly).Run(args);
