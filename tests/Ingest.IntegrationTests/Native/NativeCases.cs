@@ -79,6 +79,16 @@ internal static class NativeCases
             ["[{'a': (1, 1.5)}, {}]", "[]"], ["[{\"a\": [1, 1.5]}, {}]", "[]"], OnClickHouse18: false),
     ];
 
+    /// <summary>1000 rows cycling through 300 distinct strings plus NULL every 7th row: more than 256 keys, so the
+    /// LowCardinality indexes are UInt16. Both the SQL that fills the server's table and our JSON.</summary>
+    public const string ManyKeysType = "LowCardinality(Nullable(String))";
+
+    public const string ManyKeysSql =
+        "SELECT toUInt32(number + 1), if(number % 7 = 3, NULL, concat('key-', toString(number % 300))) FROM system.numbers LIMIT 1000";
+
+    public static string[] ManyKeysJson() =>
+        [.. Enumerable.Range(0, 1000).Select(n => n % 7 == 3 ? "null" : $"\"key-{n % 300}\"")];
+
     public static IEnumerable<object[]> ClickHouse18 => All.Where(c => c.OnClickHouse18).Select(c => new object[] { c });
 
     public static IEnumerable<object[]> Chdb => All.Select(c => new object[] { c });

@@ -38,4 +38,26 @@ public sealed class NativeWriterChdbTests(SingleStack fixture) : IClassFixture<S
         Assert.Equal(expectedTsv, actualTsv);
         if (c.Tsv is not null) Assert.Equal(c.Tsv + "\n", chdb.Query($"SELECT v FROM {ours} ORDER BY id", "TSV"));
     }
+
+    [Fact]
+    public async Task LowCardinality_with_more_than_256_keys_is_byte_identical_and_round_trips()
+    {
+        var chdb = Chdb.Shared;
+        var c = new NativeCase(NativeCases.ManyKeysType, [], NativeCases.ManyKeysJson());
+        chdb.Query($"CREATE DATABASE IF NOT EXISTS {Database}");
+        chdb.Query($"CREATE TABLE {Database}.many_golden ({NativeCases.Columns(c)}) ENGINE = Memory");
+        chdb.Query($"CREATE TABLE {Database}.many_ours ({NativeCases.Columns(c)}) ENGINE = Memory");
+        chdb.Query($"INSERT INTO {Database}.many_golden {NativeCases.ManyKeysSql}");
+
+        var expected = chdb.QueryBytes($"SELECT id, v FROM {Database}.many_golden ORDER BY id", "Native");
+        var actual = NativeCases.Encode(c);
+        Assert.True(expected.AsSpan().SequenceEqual(actual), $"golden {NativeCases.Hex(expected)}\nours   {NativeCases.Hex(actual)}");
+
+        var file = Path.Combine(fixture.Stack.Directory, "native-many.bin");
+        await File.WriteAllBytesAsync(file, actual);
+        chdb.Query($"INSERT INTO {Database}.many_ours SELECT * FROM file('{file}', 'Native', '{NativeCases.Quoted(NativeCases.Columns(c))}')");
+        const string Check = "SELECT count(), countIf(v IS NULL), uniqExact(ifNull(v, '<null>')), sum(cityHash64(id, ifNull(v, '<null>'))) FROM ";
+        Assert.StartsWith("1000\t143\t301\t", chdb.Query(Check + $"{Database}.many_ours", "TSV"), StringComparison.Ordinal);
+        Assert.Equal(chdb.Query(Check + $"{Database}.many_golden", "TSV"), chdb.Query(Check + $"{Database}.many_ours", "TSV"));
+    }
 }

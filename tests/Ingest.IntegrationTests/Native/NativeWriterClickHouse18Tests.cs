@@ -34,4 +34,24 @@ public sealed class NativeWriterClickHouse18Tests(SingleStack fixture) : IClassF
         if (c.Tsv is not null)
             Assert.Equal(c.Tsv + "\n", await ch.QueryAsync($"SELECT v FROM {ours} ORDER BY id FORMAT TSV"));
     }
+
+    [Fact]
+    public async Task LowCardinality_with_more_than_256_keys_is_byte_identical_and_round_trips()
+    {
+        var ch = fixture.Stack.Node("ch").Client;
+        var c = new NativeCase(NativeCases.ManyKeysType, [], NativeCases.ManyKeysJson());
+        await ch.ExecuteAsync($"CREATE TABLE default.native_many_golden ({NativeCases.Columns(c)}) ENGINE = Memory", Settings);
+        await ch.ExecuteAsync($"CREATE TABLE default.native_many_ours ({NativeCases.Columns(c)}) ENGINE = Memory", Settings);
+        await ch.ExecuteAsync($"INSERT INTO default.native_many_golden {NativeCases.ManyKeysSql}");
+
+        var expected = await ch.QueryBytesAsync("SELECT id, v FROM default.native_many_golden ORDER BY id FORMAT Native");
+        var actual = NativeCases.Encode(c);
+        Assert.True(expected.AsSpan().SequenceEqual(actual), $"golden {NativeCases.Hex(expected)}\nours   {NativeCases.Hex(actual)}");
+
+        await ch.InsertAsync("default.native_many_ours", "Native", new ByteArrayContent(actual));
+        const string Check = "SELECT count(), countIf(isNull(v)), uniqExact(ifNull(v, '<null>')), sum(cityHash64(id, ifNull(v, '<null>'))) FROM ";
+        var ours = await ch.QueryAsync(Check + "default.native_many_ours FORMAT TSV");
+        Assert.StartsWith("1000\t143\t301\t", ours, StringComparison.Ordinal);
+        Assert.Equal(await ch.QueryAsync(Check + "default.native_many_golden FORMAT TSV"), ours);
+    }
 }
