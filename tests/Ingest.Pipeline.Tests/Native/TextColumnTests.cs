@@ -131,10 +131,15 @@ public sealed class TextColumnTests
     {
         using var column = Create("Enum8('a' = 1, 'b' = -2, 'é\\'' = 127)");
         AppendRows(column, "[\"a\", \"b\", -2, \"\\u00e9'\", null, \"127\"]");
-        Assert.Equal(Hex("01 fe fe 7f 01 7f"), Bytes(column));
+        // null is the default: the smallest value (-2), not the first declared.
+        Assert.Equal(Hex("01 fe fe 7f fe 7f"), Bytes(column));
         Assert.Contains("not a declared name or value", Fails(column, "\"c\"").Message, StringComparison.Ordinal);
         Fails(column, "3");
         Fails(column, "\"A\"");
+        using var defaulted = Create("Enum8('hi' = 9, 'lo' = 3)");
+        defaulted.AppendDefault();
+        Append(defaulted, "null");
+        Assert.Equal(Hex("03 03"), Bytes(defaulted));
         using var wide = Create("Enum16('x' = -1000, 'y' = 1000)");
         AppendRows(wide, "[\"y\", -1000]");
         Assert.Equal(Hex("e803 18fc"), Bytes(wide));
