@@ -1,8 +1,17 @@
 using System.Buffers;
 using System.Text.Json;
 using Ingest.Pipeline.ClickHouse.Native;
+using static Ingest.Pipeline.ClickHouse.Types.JsonContainer;
 
 namespace Ingest.Pipeline.ClickHouse.Types;
+
+internal static class JsonContainer
+{
+    /// <summary>Moves to the next token inside a container. A reader that runs dry there holds an incomplete value
+    /// (a non-final buffer, or truncated input), which must not be stored as a shorter array.</summary>
+    public static JsonTokenType Next(ref Utf8JsonReader reader)
+        => reader.Read() ? reader.TokenType : throw new ColumnValueException("incomplete JSON value: the input ends inside an array or object");
+}
 
 /// <summary>Nullable(T): a UInt8 null map (1 = NULL) for all rows, then the nested column with a default in NULL rows.</summary>
 internal sealed class NullableColumn(Column nested) : Column
@@ -80,7 +89,7 @@ internal sealed class ArrayColumn(Column nested) : Column
         var start = nested.Count;
         try
         {
-            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray) nested.AppendJson(ref reader);
+            while (Next(ref reader) != JsonTokenType.EndArray) nested.AppendJson(ref reader);
         }
         catch
         {
@@ -140,10 +149,10 @@ internal sealed class MapColumn(Column keys, Column values) : Column
         var start = keys.Count;
         try
         {
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            while (Next(ref reader) == JsonTokenType.PropertyName)
             {
                 keys.AppendJson(ref reader);
-                reader.Read();
+                Next(ref reader);
                 values.AppendJson(ref reader);
             }
         }
@@ -212,7 +221,7 @@ internal sealed class TupleColumn(Column[] elements) : Column
         var filled = 0;
         try
         {
-            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            while (Next(ref reader) != JsonTokenType.EndArray)
             {
                 if (filled == elements.Length)
                     throw new ColumnValueException($"expected Tuple of {elements.Length} elements but got more");

@@ -71,11 +71,16 @@ internal static class DateTimeText
             {
                 var sign = text[i] == '-' ? -1 : 1;
                 var rest = text[(i + 1)..];
-                int oh, om = 0;
-                if (rest.Length == 2 && TryDigits(rest, out oh)) { }
-                else if (rest.Length == 4 && TryDigits(rest[..2], out oh) && TryDigits(rest[2..], out om)) { }
-                else if (rest.Length == 5 && rest[2] == ':' && TryDigits(rest[..2], out oh) && TryDigits(rest[3..], out om)) { }
-                else return false;
+                // ±hh, ±hhmm or ±hh:mm.
+                var minutes = rest.Length switch
+                {
+                    2 => ReadOnlySpan<byte>.Empty,
+                    4 => rest[2..],
+                    5 when rest[2] == ':' => rest[3..],
+                    _ => [(byte)'x'],
+                };
+                var om = 0;
+                if (!TryDigits(rest[..Math.Min(2, rest.Length)], out var oh) || (!minutes.IsEmpty && !TryDigits(minutes, out om))) return false;
                 if (oh > 18 || om > 59) return false;
                 hasOffset = true;
                 offset = sign * (oh * 3600 + om * 60);

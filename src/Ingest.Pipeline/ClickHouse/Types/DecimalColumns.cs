@@ -135,10 +135,15 @@ internal sealed class DecimalText
         mantissa = mantissa * 10 + (digit - '0');
     }
 
-    private static Int128 Pow10(int n)
+    private static readonly Int128[] Powers = BuildPowers();
+
+    private static Int128 Pow10(int n) => Powers[n];
+
+    private static Int128[] BuildPowers()
     {
-        Int128 p = 1;
-        for (var i = 0; i < n; i++) p *= 10;
-        return p;
+        var powers = new Int128[MaxPrecision + 1];
+        powers[0] = 1;
+        for (var i = 1; i < powers.Length; i++) powers[i] = powers[i - 1] * 10;
+        return powers;
     }
 }

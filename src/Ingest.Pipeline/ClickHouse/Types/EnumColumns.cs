@@ -14,8 +14,8 @@ internal sealed class EnumValues(string typeName, IReadOnlyList<(byte[] Name, sh
 
     public IReadOnlyList<(byte[] Name, short Value)> Entries => entries;
 
-    /// <summary>The first declared value (what ClickHouse uses as the type's default).</summary>
-    public short Default => _values.Length > 0 ? _values[0] : (short)0;
+    /// <summary>ClickHouse keeps enum entries sorted by value and defaults to the first, i.e. the smallest value.</summary>
+    public short Default { get; } = entries.Count > 0 ? entries.Min(e => e.Value) : (short)0;
 
     public short Parse(ref Utf8JsonReader reader, PooledBuffer scratch)
     {

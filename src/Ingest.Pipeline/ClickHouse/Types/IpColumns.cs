@@ -84,7 +84,8 @@ internal static class IpText
             if (count == 8) return false;
             // An embedded IPv4 tail takes the last two groups.
             var rest = text[i..];
-            if (rest.IndexOf((byte)'.') >= 0)
+            var colon = rest.IndexOf((byte)':');
+            if ((colon < 0 ? rest : rest[..colon]).IndexOf((byte)'.') >= 0)
             {
                 if (count > 6 || !TryParseIPv4(rest, out var tail)) return false;
                 groups[count++] = (ushort)(tail >> 16);

@@ -55,12 +55,15 @@ internal static class NumberText
         return value;
     }
 
+    /// <summary>The positive quiet NaN ClickHouse produces for nan and -nan (.NET's double.NaN has the sign bit set).</summary>
+    private static readonly double ClickHouseNaN = BitConverter.Int64BitsToDouble(0x7FF8_0000_0000_0000);
+
     /// <summary>The spellings ClickHouse itself prints and parses for non-finite floats.</summary>
     private static bool TryParseSpecial(ReadOnlySpan<byte> text, out double value)
     {
         value = text switch
         {
-            _ when text.SequenceEqual("nan"u8) || text.SequenceEqual("NaN"u8) || text.SequenceEqual("-nan"u8) => double.NaN,
+            _ when text.SequenceEqual("nan"u8) || text.SequenceEqual("NaN"u8) || text.SequenceEqual("-nan"u8) => ClickHouseNaN,
             _ when text.SequenceEqual("inf"u8) || text.SequenceEqual("+inf"u8) || text.SequenceEqual("Infinity"u8) => double.PositiveInfinity,
             _ when text.SequenceEqual("-inf"u8) || text.SequenceEqual("-Infinity"u8) => double.NegativeInfinity,
             _ => 0,
