@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using Ingest.Pipeline.ClickHouse;
 using Ingest.Pipeline.ClickHouse.Native;
 using Ingest.Pipeline.ClickHouse.Types;
@@ -57,6 +58,25 @@ internal sealed class ColumnBatch : IDisposable
     /// value is left out, so the server computes its default expression instead of Ingest writing the type's zero.</summary>
     public void WriteNative(IBufferWriter<byte> writer)
     {
+        var (block, columns) = Block();
+        block.Write(writer, columns);
+    }
+
+    /// <summary><see cref="WriteNative"/> into a pipe, flushed after each column: the request holds one column's
+    /// bytes at a time, not the whole block.</summary>
+    public async ValueTask WriteNativeAsync(PipeWriter writer)
+    {
+        var (block, columns) = Block();
+        block.WriteHeader(writer, columns);
+        for (var i = 0; i < columns.Length; i++)
+        {
+            block.WriteColumn(writer, i, columns[i]);
+            await writer.FlushAsync().ConfigureAwait(false);
+        }
+    }
+
+    private (NativeBlockWriter Block, Column[] Columns) Block()
+    {
         var included = 0;
         for (var i = 0; i < Columns.Length; i++)
         {
@@ -72,7 +92,7 @@ internal sealed class ColumnBatch : IDisposable
             types[j] = Schema.Columns[i].Type;
             columns[j++] = Columns[i];
         }
-        new NativeBlockWriter(names, types).Write(writer, columns);
+        return (new NativeBlockWriter(names, types), columns);
     }
 
     private bool Include(int i) => _hasValue[i] || Schema.Columns[i].Default != DefaultKind.Default;

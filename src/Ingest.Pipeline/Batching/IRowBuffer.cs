@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.IO.Pipelines;
 
 namespace Ingest.Pipeline.Batching;
 
@@ -16,8 +16,9 @@ internal interface IRowBuffer : IDisposable
     /// <summary>Adds one message as one row; returns null, or why the message cannot be a row (then nothing was added).</summary>
     string? Add(ReadOnlySpan<byte> message);
 
-    /// <summary>Writes the rows in <see cref="Format"/>; called again for a retry, it writes the same bytes.</summary>
-    void WriteTo(IBufferWriter<byte> writer);
+    /// <summary>Writes the rows in <see cref="Format"/> into the request pipe, flushing as it goes; called again for a
+    /// retry, it writes the same bytes.</summary>
+    ValueTask WriteToAsync(PipeWriter writer);
 
     void Clear();
 }

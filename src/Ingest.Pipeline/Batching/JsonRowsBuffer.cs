@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Text.Json;
 
 namespace Ingest.Pipeline.Batching;
@@ -37,7 +38,11 @@ internal sealed class JsonRowsBuffer : IRowBuffer
         return null;
     }
 
-    public void WriteTo(IBufferWriter<byte> writer) => writer.Write(Body.Span);
+    public ValueTask WriteToAsync(PipeWriter writer)
+    {
+        writer.Write(Body.Span);
+        return ValueTask.CompletedTask;
+    }
 
     public void Clear()
     {

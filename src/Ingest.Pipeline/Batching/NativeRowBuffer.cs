@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.IO.Pipelines;
 using Ingest.Pipeline.Decoding;
 
 namespace Ingest.Pipeline.Batching;
@@ -16,7 +16,7 @@ internal sealed class NativeRowBuffer(ColumnBatch columns, JsonRowDecoder decode
 
     public string? Add(ReadOnlySpan<byte> message) => decoder.Decode(message, columns);
 
-    public void WriteTo(IBufferWriter<byte> writer) => columns.WriteNative(writer);
+    public ValueTask WriteToAsync(PipeWriter writer) => columns.WriteNativeAsync(writer);
 
     public void Clear() => columns.Clear();
 

@@ -8,7 +8,7 @@ namespace Ingest.Pipeline.ClickHouse.Http;
 
 /// <summary>The body of one INSERT: the rows of several partition batches, one after the other (in Native, one
 /// block each), written through a <see cref="PipeWriter"/> straight into the request stream and flushed after each
-/// batch, so the body is never laid out as one array (chunked transfer encoding, accepted by 18.16 and current
+/// column, so the body is never laid out as one array (chunked transfer encoding, accepted by 18.16 and current
 /// servers). ClickHouse squashes the blocks of one INSERT (min_insert_block_size_rows) into one part, which keeps
 /// the part count down when many partitions flush at once. With gzip the stream is compressed on the way
 /// (Content-Encoding: gzip; 18.16 accepts gzip but refuses zstd, code 89).</summary>
@@ -33,7 +33,7 @@ internal sealed class BatchesContent : HttpContent
             var writer = PipeWriter.Create(target, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
             foreach (var batch in _batches)
             {
-                batch.Rows.WriteTo(writer);
+                await batch.Rows.WriteToAsync(writer).ConfigureAwait(false);
                 await writer.FlushAsync().ConfigureAwait(false);
             }
             await writer.CompleteAsync().ConfigureAwait(false);

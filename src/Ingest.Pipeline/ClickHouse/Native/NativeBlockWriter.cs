@@ -29,6 +29,14 @@ internal sealed class NativeBlockWriter
     /// names), which must all have the same <see cref="Column.Count"/>.</summary>
     public void Write(IBufferWriter<byte> writer, ReadOnlySpan<Column> columns)
     {
+        WriteHeader(writer, columns);
+        for (var i = 0; i < columns.Length; i++) WriteColumn(writer, i, columns[i]);
+    }
+
+    /// <summary>Column and row count; follow with <see cref="WriteColumn"/> for each column in order. Split so that a
+    /// streaming caller can flush its pipe between columns and hold at most one column's bytes at a time.</summary>
+    public void WriteHeader(IBufferWriter<byte> writer, ReadOnlySpan<Column> columns)
+    {
         ArgumentNullException.ThrowIfNull(writer);
         if (columns.Length != _names.Length) throw new ArgumentException($"expected {_names.Length} columns, got {columns.Length}", nameof(columns));
         var rows = columns.Length == 0 ? 0 : columns[0].Count;
@@ -39,11 +47,12 @@ internal sealed class NativeBlockWriter
         }
         NativeWire.WriteVarUInt(writer, (ulong)columns.Length);
         NativeWire.WriteVarUInt(writer, (ulong)rows);
-        for (var i = 0; i < columns.Length; i++)
-        {
-            NativeWire.WriteString(writer, _names[i]);
-            NativeWire.WriteString(writer, _typeNames[i]);
-            columns[i].WriteTo(writer);
-        }
+    }
+
+    public void WriteColumn(IBufferWriter<byte> writer, int index, Column column)
+    {
+        NativeWire.WriteString(writer, _names[index]);
+        NativeWire.WriteString(writer, _typeNames[index]);
+        column.WriteTo(writer);
     }
 }
