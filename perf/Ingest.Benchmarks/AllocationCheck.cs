@@ -1,6 +1,8 @@
 using System.Buffers;
+using Confluent.Kafka;
 using Ingest.Pipeline.Batching;
 using Ingest.Pipeline.ClickHouse;
+using Ingest.Pipeline.ClickHouse.Http;
 using Ingest.Pipeline.Decoding;
 
 namespace Ingest.Benchmarks;
@@ -47,6 +49,34 @@ internal static class AllocationCheck
             Console.WriteLine($"event {eventType,-22}: Decode {decode} B ({(double)decode / rows:0.000} B/msg), WriteNative {write} B " +
                 $"({(double)write / batches:0} B/batch, {(double)write / rows:0.000} B/msg), Clear {clear} B; total {(double)(decode + write + clear) / rows:0.000} B/msg over {rows:N0} messages");
         }
+        SendPath(inputs);
         return 0;
+    }
+
+    /// <summary>The send side: one 100,000-row batch written by BatchesContent (the worker's request body) into
+    /// Stream.Null, Native and JSONEachRow, after a warm-up send.</summary>
+    private static void SendPath(byte[][] inputs)
+    {
+        var schema = TableSchema.Parse("bench.events", "ts\tDateTime\t\t\nuser_id\tUInt64\t\t\nevent\tString\t\t\nvalue\tFloat64\t\t\ntags\tArray(String)\t\t\n");
+        var partition = new TopicPartition("events", new Partition(0));
+        IRowBuffer[] buffers = [new NativeRowBuffer(new ColumnBatch(schema), new JsonRowDecoder(schema, new MappingOptions())), new JsonRowsBuffer()];
+        foreach (var buffer in buffers)
+        {
+            var batch = new PartitionBatch(partition, buffer);
+            for (var i = 0; i < inputs.Length; i++) batch.Add(i, inputs[i]);
+            var body = new ArrayBufferWriter<byte>();
+            buffer.WriteTo(body);
+            long allocated = 0;
+            const int sends = 5;
+            for (var send = 0; send <= sends; send++)
+            {
+                var before = GC.GetTotalAllocatedBytes(precise: true);
+                using (var content = new BatchesContent([batch], gzip: false)) content.CopyToAsync(Stream.Null).GetAwaiter().GetResult();
+                if (send > 0) allocated += GC.GetTotalAllocatedBytes(precise: true) - before;
+            }
+            Console.WriteLine($"send {buffer.Format,-11} batch of {buffer.Rows:N0} rows ({body.WrittenCount / 1e6:0.0} MB body) through BatchesContent: " +
+                $"{allocated / sends} B per send = {(double)allocated / sends / buffer.Rows:0.00} B/row");
+            buffer.Dispose();
+        }
     }
 }
