@@ -78,6 +78,8 @@ for round in $(seq 1 "$repeat"); do
       status=1
       tail -20 "$log"
     fi
+    # Progress (every 2 s): rows trailing produced by about one batch age means the worker keeps up with the producer.
+    grep '^demo: produced' "$log" || true
     sed -n '/^demo summary/,$p' "$log"
     echo "(load after: $(cut -d' ' -f1-3 /proc/loadavg))"
   done

@@ -50,7 +50,7 @@ foreach (var (format, gzip) in new[] { ("Native", false), ("Native", true), ("JS
 {
     var batches = format == "Native" ? native : json;
     var settings = format == "Native" ? null : jsonSettings;
-    var bodyBytes = batches.Sum(b => (long)BodyLength(b));
+    var bodyBytes = await BodyLength(batches, gzip);
     var mode = $"{format}{(gzip ? "+gzip" : "")}";
     await InsertAll(batches, format, gzip, settings, batchRows); // warm-up: JIT, connection, server caches
     for (var pass = 1; pass <= passes; pass++)
@@ -60,7 +60,7 @@ foreach (var (format, gzip) in new[] { ("Native", false), ("Native", true), ("JS
         results.Add((mode, s));
         Console.WriteLine($"harness: {mode,-17} pass {pass}: {s.Wall.TotalSeconds,6:0.000} s wall, {Rate(rows, s.Wall),12} rows/s, " +
             $"client CPU {s.Cpu.TotalSeconds,6:0.000} s = {Rate(rows, s.Cpu),12} rows/CPU-s, server CPU {s.ServerCpu.TotalSeconds,6:0.000} s, " +
-            $"body {bodyBytes / 1e6:0.0} MB uncompressed, client alloc {s.Allocated / 1e6:0.0} MB, load {load}");
+            $"body {bodyBytes / 1e6:0.0} MB{(gzip ? " gzipped" : "")}, client alloc {s.Allocated / 1e6:0.0} MB, load {load}");
     }
 }
 
@@ -162,11 +162,13 @@ static int? FindServerPid(string configFile)
     return null;
 }
 
-static int BodyLength(PartitionBatch batch)
+// Bytes on the wire for all batches (compressed when gzip), written through the same BatchesContent.
+static async Task<long> BodyLength(List<PartitionBatch> batches, bool gzip)
 {
-    var writer = new System.Buffers.ArrayBufferWriter<byte>();
-    batch.Rows.WriteTo(writer);
-    return writer.WrittenCount;
+    using var content = new BatchesContent(batches, gzip);
+    using var body = new MemoryStream();
+    await content.CopyToAsync(body);
+    return body.Length;
 }
 
 static string Rate(long count, TimeSpan time) => time > TimeSpan.Zero ? (count / time.TotalSeconds).ToString("N0", CultureInfo.InvariantCulture) : "n/a";
