@@ -5,8 +5,9 @@
 # both summaries with the load average before each run, and where the CPU went during each run: seconds of CPU
 # used by the demo process (the producer and the in-process mock Kafka brokers), the worker and ClickHouse
 # (sampled from /proc every 0.2 s), and how busy the whole machine was (/proc/stat; includes anything else running).
-#   perf/compare-demo.sh [--messages N] [--partitions P] [--repeat R]
-# Defaults: 2,000,000 messages over 64 partitions (~4.1 MB per partition, under the mock's 5 MiB), 1 round.
+#   perf/compare-demo.sh [--messages N] [--partitions P] [--repeat R] [--native-first]
+# Defaults: 2,000,000 messages over 64 partitions (~4.1 MB per partition, under the mock's 5 MiB), 1 round,
+# JSONEachRow first (--native-first swaps the order, to check that running second is not what makes a difference).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -14,12 +15,14 @@ cd "$root"
 messages=2000000
 partitions=64
 repeat=1
+formats="JSONEachRow Native"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --messages) messages=$2; shift 2 ;;
     --partitions) partitions=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
-    *) echo "usage: perf/compare-demo.sh [--messages N] [--partitions P] [--repeat R]" >&2; exit 2 ;;
+    --native-first) formats="Native JSONEachRow"; shift ;;
+    *) echo "usage: perf/compare-demo.sh [--messages N] [--partitions P] [--repeat R] [--native-first]" >&2; exit 2 ;;
   esac
 done
 
@@ -69,7 +72,7 @@ run_demo() {
 
 status=0
 for round in $(seq 1 "$repeat"); do
-  for format in JSONEachRow Native; do
+  for format in $formats; do
     log="$logs/$round-$format.log"
     echo
     echo "=== round $round: --format $format   (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
