@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using System.Globalization;
+using Confluent.Kafka;
+using Ingest.LocalStack;
+using Ingest.LocalStack.Kafka;
+using Ingest.Pipeline.Batching;
+using Ingest.Pipeline.ClickHouse;
+using Ingest.Pipeline.ClickHouse.Http;
+using Ingest.Pipeline.Decoding;
+
+// Ingest.LoadHarness [--rows N] [--batch-rows N] [--batches-per-insert N] [--passes N]
+// Starts a Single stack (ClickHouse 18.16 on loopback, no Kafka), creates default.sink ENGINE = Null, decodes the
+// sample events once, then inserts them through the worker's real path (BatchesContent -> ClickHouseHttpClient)
+// in Native and JSONEachRow, each with and without gzip, and prints wall and CPU time of this process (the
+// client) and of the ClickHouse server process. Everything is bounded: a fixed number of passes per mode and a
+// timeout on every insert; the stack is disposed at the end.
+var rows = Option("--rows", 2_000_000);
+var batchRows = Option("--batch-rows", 100_000);
+var batchesPerInsert = Option("--batches-per-insert", 1);
+var passes = Option("--passes", 3);
+if (rows <= 0 || batchRows <= 0 || rows % batchRows != 0 || batchesPerInsert <= 0 || passes is <= 0 or > 20)
+{
+    Console.Error.WriteLine("usage: Ingest.LoadHarness [--rows N] [--batch-rows N dividing N] [--batches-per-insert N] [--passes 1..20]");
+    return 2;
+}
+
+using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(15));
+Console.WriteLine($"harness: {rows:N0} rows in batches of {batchRows:N0}, {batchesPerInsert} batch(es) per INSERT, {passes} timed pass(es) per mode, {Environment.ProcessorCount} cores, load {LoadAverage()}");
+await using var stack = await Stack.StartAsync(Topology.Single, new StackOptions { StartKafka = false }, cts.Token);
+var ch = stack.Node("ch");
+const string table = "default.sink";
+await ch.Client.ExecuteAsync($"CREATE TABLE {table} ({SampleEvents.TableColumns}) ENGINE = Null", ct: cts.Token);
+var schema = await TableSchema.LoadAsync(ch.Client, table, cts.Token);
+var serverPid = FindServerPid(Path.Combine(ch.Directory, "config.xml"));
+Console.WriteLine($"harness: ClickHouse {await ch.Client.ScalarAsync("SELECT version()", cts.Token)} at {ch.HttpEndpoint} (pid {serverPid?.ToString(CultureInfo.InvariantCulture) ?? "unknown"}), table {table} ENGINE = Null");
+
+// Messages first (not measured), then the two decodes, measured for reference.
+var messages = new byte[rows][];
+for (var i = 0; i < rows; i++) messages[i] = SampleEvents.Message(i);
+var partition = new TopicPartition("events", new Partition(0));
+var (native, nativeDecode) = Fill(() => new NativeRowBuffer(new ColumnBatch(schema), new JsonRowDecoder(schema, new MappingOptions())));
+var (json, jsonDecode) = Fill(() => new JsonRowsBuffer());
+Console.WriteLine($"harness: decode into Native columns  {Rate(rows, nativeDecode.Wall),12} rows/s wall, {Rate(rows, nativeDecode.Cpu),12} rows/client-CPU-s");
+Console.WriteLine($"harness: JSONEachRow validate+copy   {Rate(rows, jsonDecode.Wall),12} rows/s wall, {Rate(rows, jsonDecode.Cpu),12} rows/client-CPU-s");
+
+// JSONEachRow needs the worker's setting: the sample events carry a "seq" field the table does not have.
+var jsonSettings = new Dictionary<string, string> { ["input_format_skip_unknown_fields"] = "1" };
+var results = new List<(string Mode, Sample Sample)>();
+foreach (var (format, gzip) in new[] { ("Native", false), ("Native", true), ("JSONEachRow", false), ("JSONEachRow", true) })
+{
+    var batches = format == "Native" ? native : json;
+    var settings = format == "Native" ? null : jsonSettings;
+    var bodyBytes = await BodyLength(batches, gzip);
+    var mode = $"{format}{(gzip ? "+gzip" : "")}";
+    await InsertAll(batches, format, gzip, settings, batchRows); // warm-up: JIT, connection, server caches
+    for (var pass = 1; pass <= passes; pass++)
+    {
+        var load = LoadAverage();
+        var s = await Measure(() => InsertAll(batches, format, gzip, settings, rows));
+        results.Add((mode, s));
+        Console.WriteLine($"harness: {mode,-17} pass {pass}: {s.Wall.TotalSeconds,6:0.000} s wall, {Rate(rows, s.Wall),12} rows/s, " +
+            $"client CPU {s.Cpu.TotalSeconds,6:0.000} s = {Rate(rows, s.Cpu),12} rows/CPU-s, server CPU {s.ServerCpu.TotalSeconds,6:0.000} s, " +
+            $"body {bodyBytes / 1e6:0.0} MB{(gzip ? " gzipped" : "")}, client alloc {s.Allocated / 1e6:0.0} MB, load {load}");
+    }
+}
+
+Console.WriteLine();
+Console.WriteLine($"summary (median of {passes} pass(es), {rows:N0} rows, {batchRows:N0} rows per batch, {batchesPerInsert} batch(es) per INSERT, load now {LoadAverage()})");
+Console.WriteLine("| mode | wall s | rows/s | client CPU s | rows per client CPU-s | server CPU s | client alloc MB |");
+Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
+foreach (var group in results.GroupBy(r => r.Mode))
+{
+    var m = group.Select(g => g.Sample).OrderBy(s => s.Wall).ElementAt(group.Count() / 2);
+    Console.WriteLine($"| {group.Key} | {m.Wall.TotalSeconds:0.000} | {Rate(rows, m.Wall)} | {m.Cpu.TotalSeconds:0.000} | {Rate(rows, m.Cpu)} | {m.ServerCpu.TotalSeconds:0.000} | {m.Allocated / 1e6:0.0} |");
+}
+foreach (var b in native.Concat(json)) b.Rows.Dispose();
+return 0;
+
+// Decodes every message into rows/batchRows batches of the given buffer kind; measured.
+(List<PartitionBatch> Batches, Sample Cost) Fill(Func<IRowBuffer> create)
+{
+    var batches = new List<PartitionBatch>();
+    var cost = Measure(() =>
+    {
+        for (var b = 0; b < rows / batchRows; b++)
+        {
+            var batch = new PartitionBatch(partition, create());
+            for (var i = b * batchRows; i < (b + 1) * batchRows; i++)
+            {
+                if (batch.Add(i, messages[i]) is { } error) throw new InvalidOperationException($"message {i}: {error}");
+            }
+            batches.Add(batch);
+        }
+        return Task.CompletedTask;
+    }).GetAwaiter().GetResult();
+    return (batches, cost);
+}
+
+// Inserts the first `count` rows' batches, batchesPerInsert per INSERT, one INSERT after the other as the worker does.
+async Task InsertAll(List<PartitionBatch> batches, string format, bool gzip, Dictionary<string, string>? settings, long count)
+{
+    var take = (int)(count / batchRows);
+    for (var i = 0; i < take; i += batchesPerInsert)
+    {
+        var group = batches.GetRange(i, Math.Min(batchesPerInsert, take - i));
+        using var content = new BatchesContent(group, gzip);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cts.Token);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        await ch.Client.InsertAsync(table, format, content, settings, timeout.Token);
+    }
+}
+
+async Task<Sample> Measure(Func<Task> action)
+{
+    GC.Collect();
+    GC.WaitForPendingFinalizers();
+    var cpu0 = ClientCpu();
+    var server0 = ServerCpu();
+    var alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+    var sw = Stopwatch.StartNew();
+    await action();
+    var wall = sw.Elapsed;
+    return new Sample(wall, ClientCpu() - cpu0, ServerCpu() - server0, GC.GetTotalAllocatedBytes(precise: true) - alloc0);
+}
+
+static TimeSpan ClientCpu()
+{
+    using var self = Process.GetCurrentProcess();
+    return self.TotalProcessorTime;
+}
+
+// utime + stime of the ClickHouse server from /proc (it is a child of this process, under setpriv).
+TimeSpan ServerCpu()
+{
+    if (serverPid is not { } pid) return TimeSpan.Zero;
+    var stat = File.ReadAllText($"/proc/{pid}/stat");
+    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    // Fields after "(comm) " start at field 3 (state); utime and stime are fields 14 and 15, clock ticks of 1/100 s.
+    var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+    return TimeSpan.FromMilliseconds(ticks * 10);
+}
+
+static int? FindServerPid(string configFile)
+{
+    foreach (var dir in Directory.EnumerateDirectories("/proc"))
+    {
+        if (!int.TryParse(Path.GetFileName(dir), CultureInfo.InvariantCulture, out var pid)) continue;
+        try
+        {
+            var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
+            if (cmdline.StartsWith("/usr/sbin/clickhouse-server", StringComparison.Ordinal) && cmdline.Contains(configFile, StringComparison.Ordinal)) return pid;
+        }
+        catch (IOException)
+        {
+            // the process ended while we looked
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // not ours
+        }
+    }
+    return null;
+}
+
+// Bytes on the wire for all batches (compressed when gzip), written through the same BatchesContent.
+static async Task<long> BodyLength(List<PartitionBatch> batches, bool gzip)
+{
+    using var content = new BatchesContent(batches, gzip);
+    using var body = new MemoryStream();
+    await content.CopyToAsync(body);
+    return body.Length;
+}
+
+static string Rate(long count, TimeSpan time) => time > TimeSpan.Zero ? (count / time.TotalSeconds).ToString("N0", CultureInfo.InvariantCulture) : "n/a";
+
+static string LoadAverage() => File.ReadAllText("/proc/loadavg").Split(' ')[0..3] is var l ? string.Join(' ', l) : "";
+
+int Option(string name, int fallback)
+{
+    var i = Array.IndexOf(args, name);
+    if (i < 0) return fallback;
+    if (i + 1 >= args.Length || !int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var v))
+        throw new ArgumentException($"{name} needs a number");
+    return v;
+}
+
+internal readonly record struct Sample(TimeSpan Wall, TimeSpan Cpu, TimeSpan ServerCpu, long Allocated);
