@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 
 namespace Ingest.Pipeline.Batching;
@@ -19,6 +20,9 @@ internal interface IRowBuffer : IDisposable
     /// <summary>Writes the rows in <see cref="Format"/> into the request pipe, flushing as it goes; called again for a
     /// retry, it writes the same bytes.</summary>
     ValueTask WriteToAsync(PipeWriter writer);
+
+    /// <summary>Writes the whole body at once (benchmarks, body-size reports); the same bytes as <see cref="WriteToAsync"/>.</summary>
+    void WriteTo(IBufferWriter<byte> writer);
 
     void Clear();
 }

@@ -44,6 +44,8 @@ internal sealed class JsonRowsBuffer : IRowBuffer
         return ValueTask.CompletedTask;
     }
 
+    public void WriteTo(IBufferWriter<byte> writer) => writer.Write(Body.Span);
+
     public void Clear()
     {
         Rows = 0;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using Ingest.Pipeline.Decoding;
 
@@ -17,6 +18,8 @@ internal sealed class NativeRowBuffer(ColumnBatch columns, JsonRowDecoder decode
     public string? Add(ReadOnlySpan<byte> message) => decoder.Decode(message, columns);
 
     public ValueTask WriteToAsync(PipeWriter writer) => columns.WriteNativeAsync(writer);
+
+    public void WriteTo(IBufferWriter<byte> writer) => columns.WriteNative(writer);
 
     public void Clear() => columns.Clear();
 
