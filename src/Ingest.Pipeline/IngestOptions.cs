@@ -35,6 +35,7 @@ public sealed class IngestOptions
         if (Batching.MaxBytes <= 0) errors.Add("Ingest:Batching:MaxBytes must be > 0");
         if (Batching.MaxAge <= TimeSpan.Zero) errors.Add("Ingest:Batching:MaxAge must be > 0");
         if (Batching.MaxInFlightBytes < Batching.MaxBytes) errors.Add("Ingest:Batching:MaxInFlightBytes must be >= MaxBytes");
+        if (ClickHouse.SchemaRefreshInterval < TimeSpan.Zero) errors.Add("Ingest:ClickHouse:SchemaRefreshInterval must be >= 0 (0 turns it off)");
         if (ClickHouse.MaxConcurrentInserts <= 0) errors.Add("Ingest:ClickHouse:MaxConcurrentInserts must be > 0");
         if (errors.Count > 0)
             throw new InvalidOperationException("Invalid configuration:\n  " + string.Join("\n  ", errors));
@@ -77,6 +78,10 @@ public sealed class ClickHouseOptions
 
     /// <summary>Inserts in flight at once (across partitions; each partition has at most one).</summary>
     public int MaxConcurrentInserts { get; set; } = 4;
+
+    /// <summary>How often the target table's columns are read again (Native format); a changed table is picked up
+    /// by new batches. Zero turns the periodic check off (an INSERT refused for a schema reason still triggers one).</summary>
+    public TimeSpan SchemaRefreshInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>ClickHouse settings sent with every INSERT (insert_quorum, insert_deduplicate, ...).</summary>
     public Dictionary<string, string> Settings { get; set; } = [];

@@ -35,6 +35,8 @@ public sealed class IngestPipeline : IDisposable
     private int _inserting;
     private bool _paused;
     private long _lastAgeCheck;
+    private long _lastSchemaCheck;
+    private Task<TableSchema>? _schemaCheck;
     private CancellationToken _stopping;
 
     public IngestPipeline(IngestOptions options, ILogger logger, IngestMetrics metrics)
@@ -58,9 +60,8 @@ public sealed class IngestPipeline : IDisposable
         _stopping = stopping;
         if (_options.ClickHouse.Format == InsertFormat.Native)
         {
-            _schema = _target.LoadSchemaAsync(stopping).GetAwaiter().GetResult();
-            _decoder = new JsonRowDecoder(_schema, _options.Mapping);
-            _logger.LogInformation("Target {Table}: {Columns}", _schema.Table, string.Join(", ", _schema.Columns.Select(c => $"{c.Name} {c.Type}")));
+            UseSchema(_target.LoadSchemaAsync(stopping).GetAwaiter().GetResult());
+            _lastSchemaCheck = Environment.TickCount64;
         }
 
         using var consumer = new ConsumerBuilder<Ignore, int>(ConsumerSettings.Build(_options))
@@ -93,6 +94,7 @@ public sealed class IngestPipeline : IDisposable
                 var result = consumer.Consume(_paused ? 20 : 50);
                 if (result is not null) Take(result);
                 SealAged();
+                RefreshSchema();
             }
             FlushAndWait(consumer, null);
         }
@@ -203,16 +205,20 @@ public sealed class IngestPipeline : IDisposable
         while (_completed.TryDequeue(out var done))
         {
             var (group, inserted, error) = done;
-            if (error is not null) throw error is OperationCanceledException ? error : new InvalidOperationException(error.Message, error);
             if (inserted) _inserting--;
+            if (error is SchemaMismatchException mismatch)
+            {
+                Rewind(consumer, group, mismatch);
+                continue;
+            }
+            if (error is not null) throw error is OperationCanceledException ? error : new InvalidOperationException(error.Message, error);
             foreach (var batch in group)
             {
                 _commits.Add(batch.CommitOffset);
                 _inFlightBytes -= batch.Rows.SourceBytes;
                 var queue = _sealed[batch.Partition];
                 queue.Dequeue();
-                batch.Reset();
-                _freeBuffers.Push(batch.Rows);
+                Recycle(batch);
                 if (queue.Count > 0) _ready.Add(queue.Peek());
                 else _sealed.Remove(batch.Partition);
             }
@@ -227,6 +233,82 @@ public sealed class IngestPipeline : IDisposable
             // The rows are stored; a lost commit only means a replay after a rebalance or restart.
             _logger.LogWarning("Offset commit failed ({Reason}); rows are stored, a rebalance may replay them", e.Error.Reason);
         }
+    }
+
+    private void Recycle(PartitionBatch batch)
+    {
+        batch.Reset();
+        // Buffers hold columns of the schema they were made for; after a schema change only current ones are reused.
+        if (batch.Rows is NativeRowBuffer native && native.Columns.Schema != _schema) batch.Rows.Dispose();
+        else _freeBuffers.Push(batch.Rows);
+    }
+
+    private void UseSchema(TableSchema schema)
+    {
+        _schema = schema;
+        _decoder = new JsonRowDecoder(schema, _options.Mapping);
+        _logger.LogInformation("Target {Table}: {Columns}", schema.Table, string.Join(", ", schema.Columns.Select(c => $"{c.Name} {c.Type}")));
+        // Open batches keep the columns they were decoded into and go out as they are; new ones use the new schema.
+        foreach (var batch in _open.Values.ToList()) Seal(batch);
+        while (_freeBuffers.TryPop(out var buffer)) buffer.Dispose();
+    }
+
+    /// <summary>Reads the table's columns every SchemaRefreshInterval in the background; a changed table is used
+    /// for the batches started from then on.</summary>
+    private void RefreshSchema()
+    {
+        if (_schema is null) return;
+        if (_schemaCheck is null)
+        {
+            var interval = (long)_options.ClickHouse.SchemaRefreshInterval.TotalMilliseconds;
+            if (interval > 0 && Environment.TickCount64 - _lastSchemaCheck >= interval)
+                _schemaCheck = _target.LoadSchemaAsync(_stopping);
+            return;
+        }
+        if (!_schemaCheck.IsCompleted) return;
+        var check = _schemaCheck;
+        _schemaCheck = null;
+        _lastSchemaCheck = Environment.TickCount64;
+        if (check.IsCompletedSuccessfully)
+        {
+            if (check.Result.Describe != _schema.Describe)
+            {
+                _logger.LogWarning("Target {Table} changed; new batches use its new columns", _schema.Table);
+                _metrics.SchemaChanged();
+                UseSchema(check.Result);
+            }
+        }
+        else if (!_stopping.IsCancellationRequested)
+        {
+            _logger.LogWarning("Reading the columns of {Table} again failed, keeping the known ones: {Error}", _schema.Table, check.Exception?.GetBaseException().Message);
+        }
+    }
+
+    /// <summary>ClickHouse refused the group because the table changed under it. If the table's columns did change,
+    /// its partitions' batches (the failed ones and every later one) are dropped and the partitions sought back to
+    /// the failed batches' first offsets: the messages are decoded again into the new columns. Nothing was committed
+    /// for them, so nothing is lost. If the columns are unchanged, retrying cannot help: the pipeline stops.</summary>
+    private void Rewind(IConsumer<Ignore, int> consumer, List<PartitionBatch> group, SchemaMismatchException error)
+    {
+        var schema = _target.LoadSchemaAsync(_stopping).GetAwaiter().GetResult();
+        if (_schema is null || schema.Describe == _schema.Describe)
+            throw new InvalidOperationException(error.Message + " The table's columns did not change, so Ingest cannot fix this by itself.", error);
+        _logger.LogWarning("{Error} Its columns changed: decoding {Batches} again from Kafka with them", error.Message, string.Join(", ", group));
+        foreach (var failed in group)
+        {
+            var partition = failed.Partition;
+            var from = failed.FirstOffset;
+            foreach (var batch in _sealed[partition])
+            {
+                _inFlightBytes -= batch.Rows.SourceBytes;
+                batch.Rows.Dispose();
+            }
+            _sealed.Remove(partition);
+            if (_open.Remove(partition, out var open)) open.Rows.Dispose();
+            consumer.Seek(new TopicPartitionOffset(partition, new Offset(from)));
+        }
+        _metrics.SchemaChanged();
+        UseSchema(schema);
     }
 
     /// <summary>Bounded memory: above MaxInFlightBytes of unacknowledged batches, stop fetching until half drained.</summary>

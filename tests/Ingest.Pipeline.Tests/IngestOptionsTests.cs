@@ -45,4 +45,13 @@ public sealed class IngestOptionsTests
         Assert.Contains("'ftp://x' is not an http(s) URL", e.Message, StringComparison.Ordinal);
         Assert.Contains("must be 'database.table'", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_negative_schema_refresh_interval_is_refused()
+    {
+        var options = Valid();
+        options.ClickHouse.SchemaRefreshInterval = TimeSpan.FromSeconds(-1);
+        var e = Assert.Throws<InvalidOperationException>(options.Validate);
+        Assert.Contains("Ingest:ClickHouse:SchemaRefreshInterval must be >= 0", e.Message, StringComparison.Ordinal);
+    }
 }

@@ -23,11 +23,15 @@ internal sealed record TableColumn(string Name, ColumnType Type, DefaultKind Def
 /// naming the column, not on the first message.</summary>
 internal sealed class TableSchema
 {
-    public TableSchema(string table, IReadOnlyList<TableColumn> columns)
+    public TableSchema(string table, IReadOnlyList<TableColumn> columns, string describe = "")
     {
         Table = table;
         Columns = columns;
+        Describe = describe;
     }
+
+    /// <summary>DESCRIBE's text it was parsed from: equal texts, equal schemas.</summary>
+    public string Describe { get; }
 
     /// <summary>"database.table".</summary>
     public string Table { get; }
@@ -79,7 +83,7 @@ internal sealed class TableSchema
         if (problems.Count > 0)
             throw new NotSupportedException($"Target table {table} has columns Ingest cannot write:\n  " + string.Join("\n  ", problems));
         if (columns.Count == 0) throw new InvalidOperationException($"Target table {table} has no insertable columns");
-        return new TableSchema(table, columns);
+        return new TableSchema(table, columns, describeTsv);
     }
 
     // TabSeparated escapes \t \n \\ and friends in values.

@@ -14,6 +14,7 @@ public sealed class IngestMetrics
     private long _insertFailures;
     private long _lastInsertUnixMs;
     private long _offsetResets;
+    private long _schemaChanges;
     private long _pauses;
 
     public long MessagesConsumed => Interlocked.Read(ref _messagesConsumed);
@@ -43,6 +44,10 @@ public sealed class IngestMetrics
 
     public void OffsetReset() => Interlocked.Increment(ref _offsetResets);
 
+    public long SchemaChanges => Interlocked.Read(ref _schemaChanges);
+
+    public void SchemaChanged() => Interlocked.Increment(ref _schemaChanges);
+
     public long Pauses => Interlocked.Read(ref _pauses);
 
     public void Paused() => Interlocked.Increment(ref _pauses);
@@ -56,6 +61,7 @@ public sealed class IngestMetrics
         Counter(sb, "ingest_batches_inserted_total", "INSERTs ClickHouse acknowledged.", BatchesInserted);
         Counter(sb, "ingest_insert_failures_total", "INSERT attempts that failed (each is retried).", InsertFailures);
         Counter(sb, "ingest_backpressure_pauses_total", "Times consumption paused because too many bytes awaited ClickHouse.", Pauses);
+        Counter(sb, "ingest_schema_changes_total", "Times the target table's columns were found changed and taken up.", SchemaChanges);
         Counter(sb, "ingest_kafka_offset_resets_total", "Partitions whose position was reset after an error (messages skipped, e.g. deleted by retention).", OffsetResets);
         sb.Append("# HELP ingest_last_insert_timestamp_seconds Unix time of the last acknowledged INSERT.\n")
           .Append("# TYPE ingest_last_insert_timestamp_seconds gauge\n")

@@ -78,6 +78,11 @@ internal sealed class ClickHouseTarget : IDisposable
                 await Task.Delay(delay, CancellationToken.None).ConfigureAwait(false);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
             }
+            catch (ClickHouseServerException e) when (ClickHouseErrors.IsSchemaMismatch(e))
+            {
+                _metrics.InsertFailed();
+                throw new SchemaMismatchException($"ClickHouse refused {Describe(batches)} for {_options.Table}: it no longer fits the table (error {e.Code}). {e.Message}", e);
+            }
             catch (ClickHouseServerException e)
             {
                 _metrics.InsertFailed();
@@ -94,3 +99,6 @@ internal sealed class ClickHouseTarget : IDisposable
         foreach (var c in _clients) c.Dispose();
     }
 }
+
+/// <summary>An INSERT built from a schema the table no longer has; the batches can be decoded again from Kafka.</summary>
+internal sealed class SchemaMismatchException(string message, Exception inner) : Exception(message, inner);

@@ -11,4 +11,11 @@ internal static class ClickHouseErrors
         HttpRequestException or TaskCanceledException or IOException => true,
         _ => false,
     };
+
+    /// <summary>The INSERT does not fit the table as it is now (a column dropped, renamed or retyped since the schema
+    /// was read): 8 THERE_IS_NO_COLUMN, 10 NOT_FOUND_COLUMN_IN_BLOCK, 16 NO_SUCH_COLUMN_IN_TABLE, 53 TYPE_MISMATCH,
+    /// 70 CANNOT_CONVERT_TYPE (https://github.com/ClickHouse/ClickHouse/blob/master/src/Common/ErrorCodes.cpp), and
+    /// 368 BAD_CAST, which is what 18.16 answers when a Native column's type is not the table column's (it silently
+    /// drops Native columns the table lacks). The caller checks that the table really changed.</summary>
+    public static bool IsSchemaMismatch(Exception e) => e is ClickHouseServerException { Code: 8 or 10 or 16 or 53 or 70 or 368 };
 }
