@@ -8,7 +8,7 @@ using Ingest.Pipeline.Decoding;
 
 namespace Ingest.Benchmarks;
 
-/// <summary>The worker's per-message cost in steady state: <see cref="JsonRowDecoder.Decode"/> into a reused
+/// <summary>The worker's per-message cost in steady state: <see cref="JsonRowDecoder.Decode(ReadOnlySpan{byte}, ColumnBatch)"/> into a reused
 /// <see cref="ColumnBatch"/>, and every 10,000 rows the batch written as one Native block into a reused buffer and
 /// cleared, as the pipeline does per flush. One invocation is <see cref="Messages"/> messages, so ns and bytes
 /// per operation are per message with the per-batch work amortized. <see cref="JsonRowsBufferAdd"/> is the old
@@ -97,7 +97,7 @@ public class DecodeEncodeBenchmarks
         long written = 0;
         for (var i = 0; i < _messages.Length; i++)
         {
-            if (_jsonRows.Add(_messages[i]) is { } error) throw new InvalidOperationException(error);
+            if (_jsonRows.Add(_messages[i], default) is { } error) throw new InvalidOperationException(error);
             if (_jsonRows.Rows == BatchRows)
             {
                 _output.ResetWrittenCount();

@@ -27,7 +27,7 @@ public class JsonRowsBufferBenchmarks
     public int ValidateAndAppend()
     {
         _batch.Clear();
-        for (var i = 0; i < _messages.Length; i++) _batch.Add(_messages[i]);
+        for (var i = 0; i < _messages.Length; i++) _batch.Add(_messages[i], default);
         return _batch.Rows;
     }
 }

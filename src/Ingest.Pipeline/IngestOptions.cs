@@ -15,6 +15,8 @@ public sealed class IngestOptions
 
     public Decoding.MappingOptions Mapping { get; set; } = new();
 
+    public CheckpointOptions Checkpoints { get; set; } = new();
+
     /// <summary>Throws with a message naming every missing or invalid setting.</summary>
     public void Validate()
     {
@@ -35,6 +37,7 @@ public sealed class IngestOptions
         if (Batching.MaxBytes <= 0) errors.Add("Ingest:Batching:MaxBytes must be > 0");
         if (Batching.MaxAge <= TimeSpan.Zero) errors.Add("Ingest:Batching:MaxAge must be > 0");
         if (Batching.MaxInFlightBytes < Batching.MaxBytes) errors.Add("Ingest:Batching:MaxInFlightBytes must be >= MaxBytes");
+        if (Checkpoints.Table is { } ct && ct.Split('.').Length != 2) errors.Add("Ingest:Checkpoints:Table must be 'database.table'");
         if (ClickHouse.SchemaRefreshInterval < TimeSpan.Zero) errors.Add("Ingest:ClickHouse:SchemaRefreshInterval must be >= 0 (0 turns it off)");
         if (ClickHouse.MaxConcurrentInserts <= 0) errors.Add("Ingest:ClickHouse:MaxConcurrentInserts must be > 0");
         if (errors.Count > 0)
@@ -85,6 +88,23 @@ public sealed class ClickHouseOptions
 
     /// <summary>ClickHouse settings sent with every INSERT (insert_quorum, insert_deduplicate, ...).</summary>
     public Dictionary<string, string> Settings { get; set; } = [];
+}
+
+/// <summary>Where each partition's position lives (docs/exactly-once.md).</summary>
+public sealed class CheckpointOptions
+{
+    /// <summary>On (the default): offsets are checkpointed in a ClickHouse table next to the data, written ahead of each
+    /// insert, and a partition resumes from there (exactly-once). Off: Kafka's committed offsets only (at-least-once).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>"database.table" of the checkpoint table; default: ingest_checkpoints in the target's database.
+    /// Created when missing.</summary>
+    public string? Table { get; set; }
+
+    /// <summary>ENGINE clause for creating the table; default: ReplacingMergeTree(version), or
+    /// ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/&lt;db&gt;.&lt;table&gt;', '{replica}', version) when the
+    /// target is replicated.</summary>
+    public string? Engine { get; set; }
 }
 
 public enum InsertFormat

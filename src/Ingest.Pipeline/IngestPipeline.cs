@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Confluent.Kafka;
 using Ingest.Pipeline.Batching;
+using Ingest.Pipeline.Checkpoints;
 using Ingest.Pipeline.ClickHouse;
 using Ingest.Pipeline.Decoding;
 using Ingest.Pipeline.Kafka;
@@ -28,12 +29,18 @@ public sealed class IngestPipeline : IDisposable
     private readonly ConcurrentQueue<(List<PartitionBatch> Batches, bool Inserted, Exception? Error)> _completed = new();
     private readonly Stack<IRowBuffer> _freeBuffers = new();
     private readonly List<TopicPartitionOffset> _commits = [];
+    private readonly Dictionary<TopicPartition, ulong> _versions = [];
+    private readonly Dictionary<TopicPartition, long> _replayUntil = [];
+    private readonly Dictionary<TopicPartition, long> _replayFrom = [];
+    private readonly Dictionary<string, string>? _insertSettings;
+    private CheckpointStore? _checkpoints;
     private readonly long _maxAgeMs;
     private TableSchema? _schema;
     private JsonRowDecoder? _decoder;
     private long _inFlightBytes;
     private int _inserting;
     private bool _paused;
+    private bool _failed;
     private long _lastAgeCheck;
     private long _lastSchemaCheck;
     private Task<TableSchema>? _schemaCheck;
@@ -47,6 +54,17 @@ public sealed class IngestPipeline : IDisposable
         _metrics = metrics;
         _maxAgeMs = (long)options.Batching.MaxAge.TotalMilliseconds;
         _target = new ClickHouseTarget(options.ClickHouse, logger, metrics);
+        if (options.Checkpoints.Enabled)
+        {
+            // Each partition's batch is its own Native block; with squashing off the server keeps the blocks apart,
+            // so each is deduplicated on its own, whichever batches share the INSERT on a replay (docs/exactly-once.md).
+            _insertSettings = new Dictionary<string, string>
+            {
+                ["insert_deduplicate"] = "1",
+                ["min_insert_block_size_rows"] = "0",
+                ["min_insert_block_size_bytes"] = "0",
+            };
+        }
     }
 
     public string GroupId => ConsumerSettings.GroupId(_options);
@@ -64,14 +82,16 @@ public sealed class IngestPipeline : IDisposable
             _lastSchemaCheck = Environment.TickCount64;
         }
 
-        using var consumer = new ConsumerBuilder<Ignore, int>(ConsumerSettings.Build(_options))
+        if (_options.Checkpoints.Enabled)
+        {
+            var table = _options.Checkpoints.Table ?? $"{_options.ClickHouse.Table.Split('.')[0]}.ingest_checkpoints";
+            _checkpoints = new CheckpointStore(_target, table, GroupId);
+            _checkpoints.EnsureAsync(_options.Checkpoints.Engine, stopping).GetAwaiter().GetResult();
+        }
+
+        using var consumer = new ConsumerBuilder<Ignore, int>(ConsumerSettings.Build(_options, _decoder?.NeedsTimestamp == true))
             .SetValueDeserializer(_message)
-            .SetPartitionsAssignedHandler((c, parts) =>
-            {
-                IsAssigned = parts.Count > 0;
-                _paused = false;
-                _logger.LogInformation("Assigned {Partitions}", string.Join(", ", parts));
-            })
+            .SetPartitionsAssignedHandler((c, parts) => OnAssigned(parts))
             .SetPartitionsRevokedHandler((c, parts) =>
             {
                 _logger.LogInformation("Revoking {Partitions}: flushing their batches first", string.Join(", ", parts));
@@ -114,11 +134,25 @@ public sealed class IngestPipeline : IDisposable
             batch = new PartitionBatch(tp, RentBuffer());
             _open.Add(tp, batch);
         }
-        var error = batch.Add(result.Offset.Value, _message.Current);
+        var offset = result.Offset.Value;
+        var error = batch.Add(offset, result.Message.Timestamp.UnixTimestampMs, _message.Current);
         if (error is not null)
         {
             _metrics.MessageRejected();
-            _logger.LogWarning("Skipping {Topic}/{Partition}@{Offset}: {Error}", tp.Topic, tp.Partition.Value, result.Offset.Value, error);
+            _logger.LogWarning("Skipping {Topic}/{Partition}@{Offset}: {Error}", tp.Topic, tp.Partition.Value, offset, error);
+        }
+        if (_replayUntil.TryGetValue(tp, out var until))
+        {
+            // Replaying a pending range: the batch must be exactly that range again (same rows, same block bytes), so
+            // neither size nor age may cut it.
+            if (offset < until) return;
+            _replayUntil.Remove(tp);
+            if (offset > until || batch.FirstOffset != _replayFrom[tp])
+                _logger.LogWarning("Replay of {Topic}/{Partition} expected offsets {From}..{Until} but got {First}..{Offset} (messages deleted or compacted?); rows may be duplicated",
+                    tp.Topic, tp.Partition.Value, _replayFrom[tp], until, batch.FirstOffset, offset);
+            _replayFrom.Remove(tp);
+            Seal(batch);
+            return;
         }
         if (batch.Rows.Rows >= _options.Batching.MaxRows || batch.Rows.SourceBytes >= _options.Batching.MaxBytes) Seal(batch);
     }
@@ -139,7 +173,7 @@ public sealed class IngestPipeline : IDisposable
         List<PartitionBatch>? due = null;
         foreach (var batch in _open.Values)
         {
-            if (now - batch.StartedAtTicks >= _maxAgeMs) (due ??= []).Add(batch);
+            if (now - batch.StartedAtTicks >= _maxAgeMs && !_replayUntil.ContainsKey(batch.Partition)) (due ??= []).Add(batch);
         }
         if (due is not null)
         {
@@ -170,6 +204,9 @@ public sealed class IngestPipeline : IDisposable
             {
                 var batch = _ready[taken];
                 if (bytes > 0 && bytes + batch.Rows.SourceBytes > _options.Batching.MaxBytes) break;
+                // JSONEachRow bodies are cut into blocks by the server, not per batch: one batch per INSERT keeps
+                // replays identical.
+                if (bytes > 0 && _checkpoints is not null && batch.Rows.Format != "Native") break;
                 if (batch.Rows.Rows == 0)
                 {
                     // Every message was rejected: nothing to insert, but the offsets are consumed.
@@ -181,12 +218,22 @@ public sealed class IngestPipeline : IDisposable
             }
             _ready.RemoveRange(0, taken);
             if (group.Count == 0) continue;
+            foreach (var batch in group)
+            {
+                batch.PendingVersion = NextVersion(batch.Partition);
+                batch.CommittedVersion = NextVersion(batch.Partition);
+            }
             _inserting++;
+            var checkpoints = _checkpoints;
             _ = Task.Run(async () =>
             {
                 try
                 {
-                    await _target.InsertAsync(group, _stopping).ConfigureAwait(false);
+                    // Write-ahead: the range is on record before its rows can be, so a crash at any point leaves
+                    // either a committed range or a pending one that is replayed identically.
+                    if (checkpoints is not null) await checkpoints.WriteAsync(group, CheckpointState.Pending, _stopping).ConfigureAwait(false);
+                    await _target.InsertAsync(group, _insertSettings, _stopping).ConfigureAwait(false);
+                    if (checkpoints is not null) await checkpoints.WriteAsync(group, CheckpointState.Committed, _stopping).ConfigureAwait(false);
                     _completed.Enqueue((group, true, null));
                 }
                 catch (Exception e)
@@ -211,7 +258,12 @@ public sealed class IngestPipeline : IDisposable
                 Rewind(consumer, group, mismatch);
                 continue;
             }
-            if (error is not null) throw error is OperationCanceledException ? error : new InvalidOperationException(error.Message, error);
+            if (error is not null)
+            {
+                // Stop here: nothing after the failed batch is committed; closing the consumer must not wait for it.
+                _failed = true;
+                throw error is OperationCanceledException ? error : new InvalidOperationException(error.Message, error);
+            }
             foreach (var batch in group)
             {
                 _commits.Add(batch.CommitOffset);
@@ -233,6 +285,52 @@ public sealed class IngestPipeline : IDisposable
             // The rows are stored; a lost commit only means a replay after a rebalance or restart.
             _logger.LogWarning("Offset commit failed ({Reason}); rows are stored, a rebalance may replay them", e.Error.Reason);
         }
+    }
+
+    /// <summary>Resumes each partition from its checkpoint in ClickHouse (the source of truth), not from Kafka's
+    /// committed offset: after a committed range, or at the start of a pending one, which is then replayed exactly.
+    /// Partitions without a checkpoint start from Kafka's committed offset (or the earliest).</summary>
+    private IEnumerable<TopicPartitionOffset> OnAssigned(List<TopicPartition> parts)
+    {
+        IsAssigned = parts.Count > 0;
+        _paused = false;
+        if (_checkpoints is null)
+        {
+            _logger.LogInformation("Assigned {Partitions}", string.Join(", ", parts));
+            return parts.Select(p => new TopicPartitionOffset(p, Offset.Unset));
+        }
+        var found = _checkpoints.LoadAsync(parts, _stopping).GetAwaiter().GetResult();
+        var offsets = new List<TopicPartitionOffset>(parts.Count);
+        foreach (var p in parts)
+        {
+            if (!found.TryGetValue(p, out var cp))
+            {
+                _versions[p] = 0;
+                offsets.Add(new TopicPartitionOffset(p, Offset.Unset));
+                continue;
+            }
+            _versions[p] = cp.Version;
+            if (cp.State == CheckpointState.Pending)
+            {
+                _replayFrom[p] = cp.FirstOffset;
+                _replayUntil[p] = cp.LastOffset;
+            }
+            offsets.Add(new TopicPartitionOffset(p, new Offset(cp.ResumeOffset)));
+        }
+        _logger.LogInformation("Assigned {Partitions}; resuming from {Checkpoints}: {Offsets}{Replays}", string.Join(", ", parts), _checkpoints.Table,
+            string.Join(", ", offsets.Select(o => $"{o.Topic}[{o.Partition.Value}]@{(o.Offset == Offset.Unset ? "kafka" : o.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture))}")),
+            _replayUntil.Count == 0 ? "" : "; replaying pending " + string.Join(", ", _replayUntil.Select(r => $"{r.Key.Topic}[{r.Key.Partition.Value}] {_replayFrom[r.Key]}..{r.Value}")));
+        return offsets;
+    }
+
+    /// <summary>Checkpoint versions only grow per partition, whichever worker writes (a worker's clock may lag the
+    /// previous owner's): the newest write wins in ReplacingMergeTree and argMax.</summary>
+    private ulong NextVersion(TopicPartition partition)
+    {
+        var now = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
+        var next = Math.Max(_versions.GetValueOrDefault(partition) + 1, now);
+        _versions[partition] = next;
+        return next;
     }
 
     private void Recycle(PartitionBatch batch)
@@ -333,7 +431,20 @@ public sealed class IngestPipeline : IDisposable
     /// them is acknowledged and committed.</summary>
     private void FlushAndWait(IConsumer<Ignore, int> consumer, HashSet<TopicPartition>? partitions)
     {
-        foreach (var batch in _open.Values.Where(b => partitions is null || partitions.Contains(b.Partition)).ToList()) Seal(batch);
+        if (_failed) return;
+        foreach (var batch in _open.Values.Where(b => partitions is null || partitions.Contains(b.Partition)).ToList())
+        {
+            if (_replayUntil.Remove(batch.Partition))
+            {
+                // An unfinished replay cannot be cut short (its range must stay whole); its pending checkpoint stays,
+                // and whoever gets the partition next replays it.
+                _replayFrom.Remove(batch.Partition);
+                _open.Remove(batch.Partition);
+                batch.Rows.Dispose();
+                continue;
+            }
+            Seal(batch);
+        }
         while (_sealed.Keys.Any(p => partitions is null || partitions.Contains(p)))
         {
             DrainCompleted(consumer);

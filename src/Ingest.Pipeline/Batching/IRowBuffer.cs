@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using Ingest.Pipeline.Decoding;
 
 namespace Ingest.Pipeline.Batching;
 
@@ -15,7 +16,7 @@ internal interface IRowBuffer : IDisposable
     long SourceBytes { get; }
 
     /// <summary>Adds one message as one row; returns null, or why the message cannot be a row (then nothing was added).</summary>
-    string? Add(ReadOnlySpan<byte> message);
+    string? Add(ReadOnlySpan<byte> message, in MessageSource source);
 
     /// <summary>Writes the rows in <see cref="Format"/> into the request pipe, flushing as it goes; called again for a
     /// retry, it writes the same bytes.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Text.Json;
+using Ingest.Pipeline.Decoding;
 
 namespace Ingest.Pipeline.Batching;
 
@@ -19,7 +20,7 @@ internal sealed class JsonRowsBuffer : IRowBuffer
 
     public ReadOnlyMemory<byte> Body => _buffer.AsMemory(0, _length);
 
-    public string? Add(ReadOnlySpan<byte> message)
+    public string? Add(ReadOnlySpan<byte> message, in MessageSource source)
     {
         var error = ValidateObject(message);
         if (error is not null) return error;

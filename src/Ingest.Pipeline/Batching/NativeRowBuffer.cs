@@ -15,7 +15,7 @@ internal sealed class NativeRowBuffer(ColumnBatch columns, JsonRowDecoder decode
 
     public long SourceBytes => columns.SourceBytes;
 
-    public string? Add(ReadOnlySpan<byte> message) => decoder.Decode(message, columns);
+    public string? Add(ReadOnlySpan<byte> message, in MessageSource source) => decoder.Decode(message, columns, source);
 
     public ValueTask WriteToAsync(PipeWriter writer) => columns.WriteNativeAsync(writer);
 

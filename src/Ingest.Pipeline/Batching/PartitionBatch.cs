@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using Ingest.Pipeline.Decoding;
 
 namespace Ingest.Pipeline.Batching;
 
@@ -20,6 +21,11 @@ internal sealed class PartitionBatch(TopicPartition partition, IRowBuffer rows)
 
     public long StartedAtTicks { get; private set; }
 
+    /// <summary>Checkpoint versions of this batch's pending and committed rows (set when it is dispatched).</summary>
+    public ulong PendingVersion { get; set; }
+
+    public ulong CommittedVersion { get; set; }
+
     public bool IsEmpty => FirstOffset < 0;
 
     /// <summary>Where the group resumes once this batch is stored: the offset after its last message.</summary>
@@ -27,7 +33,9 @@ internal sealed class PartitionBatch(TopicPartition partition, IRowBuffer rows)
 
     /// <summary>Takes the message at <paramref name="offset"/>; returns null, or why it is not a row (its offset
     /// still counts as consumed, so one bad message cannot block its partition).</summary>
-    public string? Add(long offset, ReadOnlySpan<byte> message)
+    public string? Add(long offset, ReadOnlySpan<byte> message) => Add(offset, 0, message);
+
+    public string? Add(long offset, long timestampMs, ReadOnlySpan<byte> message)
     {
         if (FirstOffset < 0)
         {
@@ -35,7 +43,7 @@ internal sealed class PartitionBatch(TopicPartition partition, IRowBuffer rows)
             StartedAtTicks = Environment.TickCount64;
         }
         LastOffset = offset;
-        var error = Rows.Add(message);
+        var error = Rows.Add(message, new MessageSource(Partition.Topic, Partition.Partition.Value, offset, timestampMs));
         if (error is not null) Rejected++;
         return error;
     }

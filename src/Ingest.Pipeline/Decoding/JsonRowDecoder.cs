@@ -17,6 +17,8 @@ internal sealed class JsonRowDecoder
     private readonly Node _root;
     private readonly bool _strict;
     private readonly int[] _seenInRow;
+    private readonly string[] _names;
+    private readonly int _topicColumn = -1, _partitionColumn = -1, _offsetColumn = -1, _timestampColumn = -1;
     private int _row;
     private Node? _field;
 
@@ -24,6 +26,7 @@ internal sealed class JsonRowDecoder
     {
         _strict = mapping.Strict;
         _seenInRow = new int[schema.Columns.Count];
+        _names = [.. schema.Columns.Select(c => c.Name)];
         _root = new Node("", -1);
         var known = schema.Columns.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var column in mapping.Columns.Keys)
@@ -31,9 +34,18 @@ internal sealed class JsonRowDecoder
             if (!known.Contains(column))
                 throw new InvalidOperationException($"Ingest:Mapping:Columns names column '{column}', which {schema.Table} does not have (columns: {string.Join(", ", known)})");
         }
+        var provenance = mapping.Provenance;
         for (var i = 0; i < schema.Columns.Count; i++)
         {
             var name = schema.Columns[i].Name;
+            if (!mapping.Columns.ContainsKey(name))
+            {
+                if (name == provenance.Topic) _topicColumn = i;
+                else if (name == provenance.Partition) _partitionColumn = i;
+                else if (name == provenance.Offset) _offsetColumn = i;
+                else if (name == provenance.Timestamp) _timestampColumn = i;
+                if (i == _topicColumn || i == _partitionColumn || i == _offsetColumn || i == _timestampColumn) continue;
+            }
             var path = mapping.Columns.TryGetValue(name, out var p) ? p.Split('.') : [name];
             var node = _root;
             for (var depth = 0; depth < path.Length; depth++)
@@ -55,8 +67,15 @@ internal sealed class JsonRowDecoder
         _root.Seal();
     }
 
+    /// <summary>True when the table has a column for the message timestamp (so the consumer must fetch timestamps).</summary>
+    public bool NeedsTimestamp => _timestampColumn >= 0;
+
     /// <summary>Appends the message as one row, or returns why it cannot be one (the batch is then unchanged).</summary>
-    public string? Decode(ReadOnlySpan<byte> message, ColumnBatch batch)
+    public string? Decode(ReadOnlySpan<byte> message, ColumnBatch batch) => Decode(message, batch, default);
+
+    /// <summary><see cref="Decode(ReadOnlySpan{byte}, ColumnBatch)"/>, also filling the provenance columns from
+    /// <paramref name="source"/>.</summary>
+    public string? Decode(ReadOnlySpan<byte> message, ColumnBatch batch, in MessageSource source)
     {
         _row++;
         _field = null;
@@ -69,10 +88,17 @@ internal sealed class JsonRowDecoder
             DecodeObject(ref reader, _root, batch);
             // Only whitespace may follow the object; anything else makes the reader throw.
             reader.Read();
+            _field = null;
+            if (_topicColumn >= 0) AppendTopic(batch, _topicColumn, source.Topic);
+            if (_partitionColumn >= 0) AppendNumber(batch, _partitionColumn, source.Partition);
+            if (_offsetColumn >= 0) AppendNumber(batch, _offsetColumn, source.Offset);
+            if (_timestampColumn >= 0) AppendNumber(batch, _timestampColumn, source.TimestampMs);
             var columns = batch.Columns;
             for (var i = 0; i < columns.Length; i++)
             {
-                if (_seenInRow[i] != _row) columns[i].AppendDefault();
+                // Marked only once the row is whole: a rejected message must not make a DEFAULT column count as given.
+                if (_seenInRow[i] == _row) batch.MarkHasValue(i);
+                else columns[i].AppendDefault();
             }
             batch.RowAdded(message.Length);
             return null;
@@ -87,6 +113,40 @@ internal sealed class JsonRowDecoder
             batch.RollBackRow();
             return _field is null ? e.Message : $"field '{_field.Path}': {e.Message}";
         }
+    }
+
+    // Provenance values go through the column's own JSON parsing (a number or a string token built on the stack),
+    // so any integer, String/LowCardinality or DateTime/DateTime64 column takes them, with the same range checks.
+    private void AppendNumber(ColumnBatch batch, int column, long value)
+    {
+        Span<byte> text = stackalloc byte[24];
+        value.TryFormat(text, out var length, default, System.Globalization.CultureInfo.InvariantCulture);
+        AppendToken(batch, column, text[..length]);
+    }
+
+    private void AppendTopic(ColumnBatch batch, int column, string? topic)
+    {
+        // Kafka topic names are [a-zA-Z0-9._-]{1,249}: nothing to escape.
+        Span<byte> text = stackalloc byte[256];
+        text[0] = (byte)'"';
+        var length = Encoding.UTF8.GetBytes(topic ?? "", text[1..^1]);
+        text[length + 1] = (byte)'"';
+        AppendToken(batch, column, text[..(length + 2)]);
+    }
+
+    private void AppendToken(ColumnBatch batch, int column, ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, ReaderOptions);
+        reader.Read();
+        try
+        {
+            batch.Columns[column].AppendJson(ref reader);
+        }
+        catch (ColumnValueException e)
+        {
+            throw new ColumnValueException($"provenance column '{_names[column]}' cannot hold {Encoding.UTF8.GetString(json)}: {e.Message}");
+        }
+        _seenInRow[column] = _row;
     }
 
     private void DecodeObject(ref Utf8JsonReader reader, Node node, ColumnBatch batch)
@@ -113,7 +173,6 @@ internal sealed class JsonRowDecoder
                 if (_seenInRow[child.Column] == _row) throw new ColumnValueException($"field '{child.Path}' appears twice");
                 batch.Columns[child.Column].AppendJson(ref reader);
                 _seenInRow[child.Column] = _row;
-                batch.MarkHasValue(child.Column);
             }
             else if (reader.TokenType == JsonTokenType.StartObject)
             {
@@ -169,3 +228,7 @@ internal sealed class JsonRowDecoder
         }
     }
 }
+
+/// <summary>Where a message came from, for the provenance columns (like the Kafka engine's _topic, _partition,
+/// _offset, _timestamp).</summary>
+internal readonly record struct MessageSource(string? Topic, int Partition, long Offset, long TimestampMs);

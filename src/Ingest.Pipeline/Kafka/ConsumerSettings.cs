@@ -8,7 +8,7 @@ internal static class ConsumerSettings
     /// message ("dual ingest", seed 000 at 44:55).</summary>
     public static string GroupId(IngestOptions options) => $"{options.Kafka.Group}.{options.Region}";
 
-    public static ConsumerConfig Build(IngestOptions options)
+    public static ConsumerConfig Build(IngestOptions options, bool timestamps = false)
     {
         var config = new ConsumerConfig
         {
@@ -25,8 +25,9 @@ internal static class ConsumerSettings
             FetchQueueBackoffMs = 10,
             QueuedMinMessages = 1_000_000,
             FetchWaitMaxMs = 10,
-            // Only the topic name is needed per message; headers and timestamps cost ~+100 B/msg (notes).
-            ConsumeResultFields = "topic",
+            // Only the topic name is needed per message (and the timestamp when the table has a column for it);
+            // headers and timestamps cost ~+100 B/msg (notes).
+            ConsumeResultFields = timestamps ? "topic,timestamp" : "topic",
         };
         foreach (var (k, v) in options.Kafka.Properties) config.Set(k, v);
         return config;

@@ -47,24 +47,49 @@ internal sealed class ClickHouseTarget : IDisposable
         }
     }
 
-    /// <summary>Inserts the batches (one INSERT, rows in batch order); returns once ClickHouse acknowledged them.
-    /// Retryable failures (network, 242 read-only, 252 too many parts, 319 unknown status, 999 Keeper, ...) are retried
-    /// with backoff on the next endpoint, the same bytes each time; after <paramref name="stopping"/> fires it gives
-    /// up after 3 attempts. A failure that retrying cannot fix throws, naming the table and the batches.</summary>
-    public async Task InsertAsync(IReadOnlyList<PartitionBatch> batches, CancellationToken stopping)
+    /// <summary>Inserts the batches (one INSERT, one Native block per batch, in batch order); returns once ClickHouse
+    /// acknowledged them. Retryable failures (network, 242 read-only, 252 too many parts, 319 unknown status, 999
+    /// Keeper, ...) are retried with backoff on the next endpoint, the same bytes each time; after
+    /// <paramref name="stopping"/> fires it gives up after 3 attempts. A failure that retrying cannot fix throws,
+    /// naming the table and the batches.</summary>
+    public async Task InsertAsync(IReadOnlyList<PartitionBatch> batches, IReadOnlyDictionary<string, string>? extraSettings, CancellationToken stopping)
     {
         var format = batches[0].Rows.Format;
         var rows = batches.Sum(b => b.Rows.Rows);
+        var settings = format == "JSONEachRow" ? _jsonSettings : _options.Settings;
+        if (extraSettings is not null) settings = new Dictionary<string, string>(settings.Concat(extraSettings));
+        try
+        {
+            await RunAsync($"insert of {Describe(batches)} into {_options.Table}", async client =>
+            {
+                using var content = new BatchesContent(batches, _options.Compression == InsertCompression.Gzip);
+                await client.InsertAsync(_options.Table, format, content, settings, CancellationToken.None).ConfigureAwait(false);
+            }, stopping).ConfigureAwait(false);
+            _metrics.BatchInserted(rows);
+        }
+        catch (ClickHouseServerException e) when (ClickHouseErrors.IsSchemaMismatch(e))
+        {
+            throw new SchemaMismatchException($"ClickHouse refused {Describe(batches)} for {_options.Table}: it no longer fits the table (error {e.Code}). {e.Message}", e);
+        }
+        catch (ClickHouseServerException e)
+        {
+            throw new InvalidOperationException(
+                $"ClickHouse refused {Describe(batches)} for {_options.Table} (error {e.Code}, not retryable); their offsets stay uncommitted. {e.Message}", e);
+        }
+    }
+
+    /// <summary>Runs <paramref name="operation"/> on the current endpoint until it succeeds, moving to the next endpoint
+    /// and backing off (100 ms doubling to 5 s) after each retryable failure. Non-retryable ClickHouse errors are
+    /// rethrown as they are.</summary>
+    public async Task RunAsync(string what, Func<ClickHouseHttpClient, Task> operation, CancellationToken stopping)
+    {
         var delay = TimeSpan.FromMilliseconds(100);
         for (var attempt = 1; ; attempt++)
         {
             var client = _clients[_current % _clients.Length];
             try
             {
-                using var content = new BatchesContent(batches, _options.Compression == InsertCompression.Gzip);
-                var settings = format == "JSONEachRow" ? _jsonSettings : _options.Settings;
-                await client.InsertAsync(_options.Table, format, content, settings, CancellationToken.None).ConfigureAwait(false);
-                _metrics.BatchInserted(rows);
+                await operation(client).ConfigureAwait(false);
                 return;
             }
             catch (Exception e) when (ClickHouseErrors.IsRetryable(e))
@@ -72,24 +97,26 @@ internal sealed class ClickHouseTarget : IDisposable
                 _metrics.InsertFailed();
                 Interlocked.Increment(ref _current);
                 if (stopping.IsCancellationRequested && attempt >= 3)
-                    throw new OperationCanceledException($"Stopping with {Describe(batches)} unacknowledged; their offsets stay uncommitted and will be replayed.", e);
-                _logger.LogWarning("Insert of {Batches} into {Table} failed (attempt {Attempt}), retrying in {Delay} ms on {Endpoint}: {Error}",
-                    Describe(batches), _options.Table, attempt, (int)delay.TotalMilliseconds, _clients[_current % _clients.Length].Endpoint, e.Message);
+                    throw new OperationCanceledException($"Stopping with the {what} unacknowledged; the offsets stay uncommitted and will be replayed.", e);
+                _logger.LogWarning("The {What} failed (attempt {Attempt}), retrying in {Delay} ms on {Endpoint}: {Error}",
+                    what, attempt, (int)delay.TotalMilliseconds, _clients[_current % _clients.Length].Endpoint, e.Message);
                 await Task.Delay(delay, CancellationToken.None).ConfigureAwait(false);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
             }
-            catch (ClickHouseServerException e) when (ClickHouseErrors.IsSchemaMismatch(e))
+            catch (ClickHouseServerException)
             {
                 _metrics.InsertFailed();
-                throw new SchemaMismatchException($"ClickHouse refused {Describe(batches)} for {_options.Table}: it no longer fits the table (error {e.Code}). {e.Message}", e);
-            }
-            catch (ClickHouseServerException e)
-            {
-                _metrics.InsertFailed();
-                throw new InvalidOperationException(
-                    $"ClickHouse refused {Describe(batches)} for {_options.Table} (error {e.Code}, not retryable); their offsets stay uncommitted. {e.Message}", e);
+                throw;
             }
         }
+    }
+
+    /// <summary>A query answered by the endpoint in use (with failover and retries), e.g. reading checkpoints.</summary>
+    public async Task<string> QueryAsync(string sql, CancellationToken stopping)
+    {
+        var text = "";
+        await RunAsync("query", async client => text = await client.QueryAsync(sql, null, CancellationToken.None).ConfigureAwait(false), stopping).ConfigureAwait(false);
+        return text;
     }
 
     private static string Describe(IReadOnlyList<PartitionBatch> batches) => string.Join(", ", batches);

@@ -50,7 +50,7 @@ public sealed class JsonRowsBufferTests
     {
         using var rows = new JsonRowsBuffer();
         var big = Encoding.UTF8.GetBytes("{\"s\":\"" + new string('x', 1000) + "\"}");
-        for (var i = 0; i < 1000; i++) Assert.Null(rows.Add(big));
+        for (var i = 0; i < 1000; i++) Assert.Null(rows.Add(big, default));
         Assert.Equal(1000 * (big.Length + 1), rows.SourceBytes);
         Assert.Equal((byte)'\n', rows.Body.Span[^1]);
 

@@ -1,0 +1,144 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using Confluent.Kafka;
+using Ingest.Pipeline.Batching;
+using Ingest.Pipeline.Targets;
+
+namespace Ingest.Pipeline.Checkpoints;
+
+/// <summary>Where a partition stands: the offset range of its last batch and whether that batch is known stored.</summary>
+internal enum CheckpointState : byte
+{
+    /// <summary>Written before the batch's INSERT: the rows may or may not be stored; replay the exact range.</summary>
+    Pending = 1,
+
+    /// <summary>Written after ClickHouse acknowledged the INSERT: resume after the range.</summary>
+    Committed = 2,
+}
+
+internal readonly record struct Checkpoint(long FirstOffset, long LastOffset, CheckpointState State, ulong Version)
+{
+    /// <summary>Where consumption resumes: the start of a pending range (it is replayed), or after a committed one.</summary>
+    public long ResumeOffset => State == CheckpointState.Pending ? FirstOffset : LastOffset + 1;
+}
+
+/// <summary>The checkpoint table: one row per write, newest <c>version</c> wins per (consumer group, target table,
+/// topic, partition). It lives in the target's database, so any backup of the data holds the positions it matches
+/// (docs/exactly-once.md). ClickHouse is the source of truth: a partition resumes from here, not from Kafka's
+/// committed offset.</summary>
+internal sealed class CheckpointStore
+{
+    private static readonly MediaTypeHeaderValue Tsv = new("text/tab-separated-values");
+    private readonly ClickHouseTarget _target;
+    private readonly string _group;
+    private readonly string _worker = $"{Environment.MachineName}/{Environment.ProcessId}";
+
+    public CheckpointStore(ClickHouseTarget target, string table, string consumerGroup)
+    {
+        _target = target;
+        Table = table;
+        _group = consumerGroup;
+    }
+
+    /// <summary>"database.table".</summary>
+    public string Table { get; }
+
+    /// <summary>The statement that creates the table; <paramref name="engine"/> null picks the engine after the target's.</summary>
+    public static string CreateStatement(string table, string? engine, bool replicated)
+    {
+        engine ??= replicated
+            // {shard}/{replica} are the macros every replicated setup defines (18.16 has no {database}/{table} macros).
+            ? $"ReplicatedReplacingMergeTree('/clickhouse/tables/{{shard}}/{table}', '{{replica}}', version)"
+            : "ReplacingMergeTree(version)";
+        return $"""
+            CREATE TABLE IF NOT EXISTS {table}
+            (
+                consumer_group String,
+                target_table String,
+                topic String,
+                partition UInt32,
+                first_offset Int64,
+                last_offset Int64,
+                state Enum8('pending' = 1, 'committed' = 2),
+                rows UInt64,
+                worker String,
+                updated_at DateTime,
+                version UInt64
+            )
+            ENGINE = {engine}
+            ORDER BY (consumer_group, target_table, topic, partition)
+            """;
+    }
+
+    /// <summary>Creates the table when missing, replicated when the target is.</summary>
+    public async Task EnsureAsync(string? engine, CancellationToken ct)
+    {
+        var engineName = (await _target.QueryAsync(
+            $"SELECT engine FROM system.tables WHERE database = {Quote(Database(_target.Table))} AND name = {Quote(Name(_target.Table))} FORMAT TSV", ct).ConfigureAwait(false)).Trim();
+        var replicated = engineName.StartsWith("Replicated", StringComparison.Ordinal);
+        await _target.RunAsync($"creation of {Table}", c => c.ExecuteAsync(CreateStatement(Table, engine, replicated), null, CancellationToken.None), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The newest checkpoint of each of <paramref name="partitions"/> that has one.</summary>
+    public async Task<Dictionary<TopicPartition, Checkpoint>> LoadAsync(IReadOnlyCollection<TopicPartition> partitions, CancellationToken ct)
+    {
+        var result = new Dictionary<TopicPartition, Checkpoint>();
+        if (partitions.Count == 0) return result;
+        var topics = string.Join(", ", partitions.Select(p => p.Topic).Distinct().Select(Quote));
+        var text = await _target.QueryAsync($"""
+            SELECT topic, partition, argMax(first_offset, version), argMax(last_offset, version), argMax(toUInt8(state), version), max(version)
+            FROM {Table}
+            WHERE consumer_group = {Quote(_group)} AND target_table = {Quote(_target.Table)} AND topic IN ({topics})
+            GROUP BY topic, partition
+            FORMAT TSV
+            """, ct).ConfigureAwait(false);
+        var wanted = partitions.ToHashSet();
+        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var f = line.Split('\t');
+            var tp = new TopicPartition(Unescape(f[0]), new Partition(int.Parse(f[1], CultureInfo.InvariantCulture)));
+            if (!wanted.Contains(tp)) continue;
+            result[tp] = new Checkpoint(
+                long.Parse(f[2], CultureInfo.InvariantCulture),
+                long.Parse(f[3], CultureInfo.InvariantCulture),
+                (CheckpointState)byte.Parse(f[4], CultureInfo.InvariantCulture),
+                ulong.Parse(f[5], CultureInfo.InvariantCulture));
+        }
+        return result;
+    }
+
+    /// <summary>Records the batches' ranges in <paramref name="state"/> (one INSERT for all of them). Not deduplicated:
+    /// a retried write is an identical row, harmless for ReplacingMergeTree.</summary>
+    public Task WriteAsync(IReadOnlyList<PartitionBatch> batches, CheckpointState state, CancellationToken stopping)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var sb = new StringBuilder(batches.Count * 128);
+        foreach (var b in batches)
+        {
+            sb.Append(Escape(_group)).Append('\t').Append(Escape(_target.Table)).Append('\t').Append(Escape(b.Partition.Topic)).Append('\t')
+              .Append(b.Partition.Partition.Value).Append('\t').Append(b.FirstOffset).Append('\t').Append(b.LastOffset).Append('\t')
+              .Append(state == CheckpointState.Pending ? "pending" : "committed").Append('\t').Append(b.Rows.Rows).Append('\t').Append(Escape(_worker)).Append('\t')
+              .Append(now).Append('\t').Append(state == CheckpointState.Pending ? b.PendingVersion : b.CommittedVersion).Append('\n');
+        }
+        var body = sb.ToString();
+        return _target.RunAsync($"{state.ToString().ToLowerInvariant()} checkpoint of {string.Join(", ", batches)}", async client =>
+        {
+            using var content = new StringContent(body, Encoding.UTF8);
+            content.Headers.ContentType = Tsv;
+            await client.InsertAsync(Table, "TabSeparated", content, NoDedup, CancellationToken.None).ConfigureAwait(false);
+        }, stopping);
+    }
+
+    private static readonly Dictionary<string, string> NoDedup = new() { ["insert_deduplicate"] = "0" };
+
+    private static string Database(string table) => table[..table.IndexOf('.', StringComparison.Ordinal)];
+
+    private static string Name(string table) => table[(table.IndexOf('.', StringComparison.Ordinal) + 1)..];
+
+    private static string Quote(string s) => "'" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
+
+    private static string Escape(string s) => s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+
+    private static string Unescape(string s) => s.Replace("\\t", "\t", StringComparison.Ordinal).Replace("\\n", "\n", StringComparison.Ordinal).Replace("\\\\", "\\", StringComparison.Ordinal);
+}

@@ -1,0 +1,94 @@
+using System.Globalization;
+using Ingest.LocalStack.Kafka;
+using Ingest.LocalStack.Processes;
+using Xunit.Abstractions;
+
+namespace Ingest.IntegrationTests.EndToEnd;
+
+/// <summary>The real worker process killed with SIGKILL at random moments while messages keep arriving, into a
+/// ReplicatedMergeTree table on ClickHouse 18.16: every message must end up as exactly one row.</summary>
+public sealed class CrashTests(IndependentStack fixture, ITestOutputHelper output) : IClassFixture<IndependentStack>
+{
+    private readonly LocalStack.Stack _stack = fixture.Stack;
+    private LocalStack.ClickHouse.ClickHouseServer Node => _stack.Node("a1");
+
+    [Fact]
+    public async Task Kill_9_at_random_moments_under_load_ten_times_loses_and_duplicates_nothing()
+    {
+        const int partitions = 8;
+        var seed = Environment.TickCount;
+        var random = new Random(seed);
+        output.WriteLine($"seed {seed}");
+        var topic = StackFixture.NewTopic("kill");
+        _stack.Kafka!.CreateTopic(topic, partitions);
+        var table = $"default.kill_{Guid.NewGuid():N}"[..30];
+        await Node.Client.ExecuteAsync(
+            $"CREATE TABLE {table} ({SampleEvents.TableColumns}, seq UInt64, _partition UInt32, _offset UInt64) " +
+            $"ENGINE = ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{table}', '{{replica}}') ORDER BY (_partition, _offset)");
+
+        // Load: 500 messages every 100 ms for as long as the kills go on (~2 MiB per partition in all, under the
+        // mock's 5 MiB, so nothing is deleted before it is consumed).
+        using var stopProducing = new CancellationTokenSource();
+        long produced = 0;
+        var producer = Task.Run(async () =>
+        {
+            while (!stopProducing.IsCancellationRequested)
+            {
+                Interlocked.Add(ref produced, SampleEvents.Produce(_stack.KafkaBootstrap, topic, Interlocked.Read(ref produced), 500));
+                await Task.Delay(100);
+            }
+        });
+
+        var kills = 0;
+        for (var round = 0; round < 10; round++)
+        {
+            var worker = await StartWorkerAsync(topic, table, round);
+            // Random moments once it holds partitions: replaying, inserting, writing checkpoints, committing.
+            await Poll.UntilAsync(() => IsReadyAsync(worker), ready => ready, TimeSpan.FromSeconds(30));
+            await Task.Delay(random.Next(0, 2_500));
+            var rows = await CountAsync($"SELECT count() FROM {table}");
+            worker.Kill();
+            kills++;
+            output.WriteLine($"round {round}: killed with {rows} rows stored, {Interlocked.Read(ref produced)} produced");
+        }
+        await stopProducing.CancelAsync();
+        await producer;
+        var total = Interlocked.Read(ref produced);
+
+        await using var last = await StartWorkerAsync(topic, table, 10);
+        await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n >= total, TimeSpan.FromSeconds(120));
+        await Task.Delay(1_000); // past a batch age: a late duplicate would show now
+        Assert.Equal(0, await last.StopAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(10, kills);
+        Assert.Equal(total, await CountAsync($"SELECT count() FROM {table}"));
+        Assert.Equal(total, await CountAsync($"SELECT uniqExact(_partition, _offset) FROM {table}"));
+        Assert.Equal(total, await CountAsync($"SELECT uniqExact(seq) FROM {table}"));
+        Assert.Equal(total * (total - 1) / 2, await CountAsync($"SELECT sum(seq) FROM {table}"));
+    }
+
+    private Task<WorkerProcess> StartWorkerAsync(string topic, string table, int round) =>
+        WorkerProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Ingest:Region"] = "a",
+            ["Ingest:Kafka:BootstrapServers"] = _stack.KafkaBootstrap,
+            ["Ingest:Kafka:Group"] = topic,
+            ["Ingest:Kafka:Topics:0"] = topic,
+            ["Ingest:Kafka:Properties:session.timeout.ms"] = "6000",
+            ["Ingest:ClickHouse:Endpoints:0"] = Node.HttpEndpoint.ToString(),
+            ["Ingest:ClickHouse:Table"] = table,
+            ["Ingest:Batching:MaxAge"] = "00:00:00.200",
+            ["Ingest:Batching:MaxRows"] = "3000",
+        }, Path.Combine(_stack.Directory, $"worker-{topic}-{round}.log"));
+
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    private static async Task<bool> IsReadyAsync(WorkerProcess worker)
+    {
+        using var response = await Http.GetAsync(new Uri(worker.AdminEndpoint, "health/ready"));
+        return response.IsSuccessStatusCode;
+    }
+
+    private async Task<long> CountAsync(string sql) =>
+        long.Parse(await Node.Client.ScalarAsync(sql) ?? "-1", CultureInfo.InvariantCulture);
+}
