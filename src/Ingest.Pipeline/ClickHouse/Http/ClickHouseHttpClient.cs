@@ -1,4 +1,6 @@
 using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace Ingest.Pipeline.ClickHouse.Http;
@@ -11,11 +13,17 @@ public sealed class ClickHouseHttpClient : IDisposable
     private readonly bool _ownsHttp;
     private readonly AuthenticationHeaderValue? _auth;
 
-    public ClickHouseHttpClient(Uri endpoint, string? user = null, string? password = null, TimeSpan? timeout = null, HttpClient? http = null)
+    /// <summary><paramref name="caCertificates"/>, for https: trust only these CA certificates (a private CA, a
+    /// self-signed server) instead of the system store; the host name is still checked. They are not owned: the
+    /// caller disposes them after the client. Null: the system trust store.</summary>
+    public ClickHouseHttpClient(Uri endpoint, string? user = null, string? password = null, TimeSpan? timeout = null, HttpClient? http = null,
+        X509Certificate2Collection? caCertificates = null)
     {
+        if (http is not null && caCertificates is not null)
+            throw new ArgumentException("caCertificates apply to the client's own handler; configure the given HttpClient's handler instead", nameof(caCertificates));
         Endpoint = endpoint;
         _ownsHttp = http is null;
-        _http = http ?? new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2) })
+        _http = http ?? new HttpClient(CreateHandler(caCertificates))
         {
             Timeout = timeout ?? TimeSpan.FromSeconds(60),
         };
@@ -24,6 +32,32 @@ public sealed class ClickHouseHttpClient : IDisposable
     }
 
     public Uri Endpoint { get; }
+
+    private static SocketsHttpHandler CreateHandler(X509Certificate2Collection? caCertificates)
+    {
+        var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2) };
+        if (caCertificates is { Count: > 0 })
+            handler.SslOptions.RemoteCertificateValidationCallback = TrustOnly(caCertificates);
+        return handler;
+    }
+
+    /// <summary>Accepts a server certificate only if it chains to one of <paramref name="roots"/> and names the
+    /// host. The system store is not consulted: setting a CA pins the endpoints to it.</summary>
+    internal static RemoteCertificateValidationCallback TrustOnly(X509Certificate2Collection roots) => (_, certificate, chain, errors) =>
+    {
+        // The platform's host name check stands whoever signed the certificate: a CA's certificate for another
+        // host must not pass. Only its chain verdict (made against the system store) is redone below.
+        if ((errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0) return false;
+        if (certificate is not X509Certificate2 leaf) return false;
+        using var custom = new X509Chain();
+        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        custom.ChainPolicy.CustomTrustStore.AddRange(roots);
+        // Intermediates the server sent along.
+        if (chain is not null) custom.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
+        // Private CAs rarely publish revocation lists; SslStream does not check revocation by default either.
+        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return custom.Build(leaf);
+    };
 
     /// <summary>Runs a statement and returns its whole text answer (use FORMAT TSV etc. in the SQL).</summary>
     public async Task<string> QueryAsync(string sql, IReadOnlyDictionary<string, string>? settings = null, CancellationToken ct = default)
