@@ -22,7 +22,8 @@ public sealed class CustomCaValidationTests : IDisposable
     public void A_certificate_signed_by_the_configured_ca_passes()
     {
         using var server = Signed(_ca);
-        Assert.True(Check([_ca], server, SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.True(Check([_ca], server, SslPolicyErrors.RemoteCertificateChainErrors, out var why));
+        Assert.Null(why);
         Assert.True(Check([_otherCa, _ca], server, SslPolicyErrors.RemoteCertificateChainErrors));
     }
 
@@ -30,7 +31,8 @@ public sealed class CustomCaValidationTests : IDisposable
     public void A_certificate_signed_by_another_ca_is_refused()
     {
         using var server = Signed(_otherCa);
-        Assert.False(Check([_ca], server, SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.False(Check([_ca], server, SslPolicyErrors.RemoteCertificateChainErrors, out var why));
+        Assert.StartsWith("its certificate (CN=127.0.0.1, issued by CN=other CA) does not chain to the configured CA certificate(s): ", why, StringComparison.Ordinal);
         // Pinned: even what the system store would trust must chain to the configured CA.
         Assert.False(Check([_ca], server, SslPolicyErrors.None));
     }
@@ -39,7 +41,8 @@ public sealed class CustomCaValidationTests : IDisposable
     public void A_host_name_mismatch_is_refused_even_with_the_right_ca()
     {
         using var server = Signed(_ca);
-        Assert.False(Check([_ca], server, SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.False(Check([_ca], server, SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateChainErrors, out var why));
+        Assert.Equal("its certificate (CN=127.0.0.1) does not name the host of the endpoint", why);
         Assert.False(Check([_ca], server, SslPolicyErrors.RemoteCertificateNameMismatch));
     }
 
@@ -54,10 +57,15 @@ public sealed class CustomCaValidationTests : IDisposable
     public void No_certificate_is_refused() =>
         Assert.False(ClickHouseHttpClient.TrustOnly([_ca])(this, null, null, SslPolicyErrors.RemoteCertificateNotAvailable));
 
-    private static bool Check(X509Certificate2[] roots, X509Certificate2 server, SslPolicyErrors errors)
+    private static bool Check(X509Certificate2[] roots, X509Certificate2 server, SslPolicyErrors errors) => Check(roots, server, errors, out _);
+
+    private static bool Check(X509Certificate2[] roots, X509Certificate2 server, SslPolicyErrors errors, out string? why)
     {
         using var chain = new X509Chain();
-        return ClickHouseHttpClient.TrustOnly([.. roots])(new object(), server, chain, errors);
+        string? heard = "(not called)";
+        var accepted = ClickHouseHttpClient.TrustOnly([.. roots], v => heard = v)(new object(), server, chain, errors);
+        why = heard;
+        return accepted;
     }
 
     private static X509Certificate2 Ca(string name)
