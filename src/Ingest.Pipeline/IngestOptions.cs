@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
 namespace Ingest.Pipeline;
 
 /// <summary>What one region's worker consumes and where it writes. Bound from configuration section "Ingest".</summary>
@@ -31,6 +34,7 @@ public sealed class IngestOptions
             if (!Uri.TryCreate(e, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https"))
                 errors.Add($"Ingest:ClickHouse:Endpoints: '{e}' is not an http(s) URL");
         }
+        ValidateCaCertificateFile(errors);
         if (string.IsNullOrWhiteSpace(ClickHouse.Table) || ClickHouse.Table.Split('.').Length != 2)
             errors.Add("Ingest:ClickHouse:Table must be 'database.table'");
         if (Batching.MaxRows <= 0) errors.Add("Ingest:Batching:MaxRows must be > 0");
@@ -42,6 +46,24 @@ public sealed class IngestOptions
         if (ClickHouse.MaxConcurrentInserts <= 0) errors.Add("Ingest:ClickHouse:MaxConcurrentInserts must be > 0");
         if (errors.Count > 0)
             throw new InvalidOperationException("Invalid configuration:\n  " + string.Join("\n  ", errors));
+    }
+
+    private void ValidateCaCertificateFile(List<string> errors)
+    {
+        var path = ClickHouse.CaCertificateFile;
+        if (string.IsNullOrWhiteSpace(path)) return;
+        // A CA that no endpoint uses is almost certainly a mistake (an http URL where https was meant).
+        if (ClickHouse.Endpoints.Length > 0 && !ClickHouse.Endpoints.Any(e => Uri.TryCreate(e, UriKind.Absolute, out var u) && u.Scheme == Uri.UriSchemeHttps))
+            errors.Add($"Ingest:ClickHouse:CaCertificateFile is set ('{path}') but no endpoint in Ingest:ClickHouse:Endpoints is https; it only applies to https endpoints");
+        try
+        {
+            var certificates = ClickHouse.LoadCaCertificates();
+            foreach (var c in certificates!) c.Dispose();
+        }
+        catch (InvalidOperationException e)
+        {
+            errors.Add(e.Message);
+        }
     }
 }
 
@@ -88,6 +110,39 @@ public sealed class ClickHouseOptions
 
     /// <summary>ClickHouse settings sent with every INSERT (insert_quorum, insert_deduplicate, ...).</summary>
     public Dictionary<string, string> Settings { get; set; } = [];
+
+    /// <summary>PEM file with the CA certificate(s) that sign the https endpoints' certificates (a private CA, a
+    /// self-signed server). When set, only these CAs are trusted for https, not the system store; the host name is
+    /// still checked. When null, the system trust store is used.</summary>
+    public string? CaCertificateFile { get; set; }
+
+    /// <summary>The certificates of <see cref="CaCertificateFile"/>, or null when it is not set. Throws
+    /// <see cref="InvalidOperationException"/> naming the setting, the path and what is wrong with the file.</summary>
+    internal X509Certificate2Collection? LoadCaCertificates()
+    {
+        var path = CaCertificateFile;
+        if (string.IsNullOrWhiteSpace(path)) return null;
+        if (!File.Exists(path)) throw Problem("does not exist");
+        var certificates = new X509Certificate2Collection();
+        try
+        {
+            certificates.ImportFromPemFile(path);
+        }
+        catch (CryptographicException e)
+        {
+            throw Problem($"holds a PEM certificate that does not parse ({e.Message})", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Problem($"cannot be read ({e.Message})", e);
+        }
+        // ImportFromPemFile skips whatever is not a CERTIFICATE block (keys, DER bytes, text) without complaint.
+        if (certificates.Count == 0) throw Problem("holds no PEM certificate (expected -----BEGIN CERTIFICATE----- blocks)");
+        return certificates;
+
+        InvalidOperationException Problem(string what, Exception? inner = null) =>
+            new($"Ingest:ClickHouse:CaCertificateFile: '{path}' {what}", inner);
+    }
 }
 
 /// <summary>Where each partition's position lives (docs/exactly-once.md).</summary>

@@ -3,13 +3,13 @@ using Ingest.LocalStack;
 namespace Ingest.IntegrationTests;
 
 /// <summary>One real stack per test class (xunit class fixture); killed and deleted after the class.</summary>
-public abstract class StackFixture(Topology topology) : IAsyncLifetime
+public abstract class StackFixture(Topology topology, StackOptions? options = null) : IAsyncLifetime
 {
     private Stack? _stack;
 
     public Stack Stack => _stack ?? throw new InvalidOperationException("stack not started");
 
-    public async Task InitializeAsync() => _stack = await Stack.StartAsync(topology);
+    public async Task InitializeAsync() => _stack = await Stack.StartAsync(topology, options);
 
     public async Task DisposeAsync()
     {
@@ -25,6 +25,9 @@ public sealed class SingleStack() : StackFixture(Topology.Single);
 public sealed class IndependentStack() : StackFixture(Topology.Independent);
 
 public sealed class TwoSubclusterStack() : StackFixture(Topology.TwoSubcluster);
+
+/// <summary>Single, with node "ch" also serving HTTPS (its own CA: <see cref="LocalStack.ClickHouse.ClickHouseServer.CaCertificateFile"/>).</summary>
+public sealed class HttpsStack() : StackFixture(Topology.Single, new StackOptions { Https = true });
 
 internal static class Poll
 {

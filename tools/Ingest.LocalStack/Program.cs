@@ -5,7 +5,7 @@ using Ingest.LocalStack.Kafka;
 // Ingest.LocalStack: real local services for tests, the demo and the load harness.
 //   demo  [--messages N] [--partitions P] [--format Native|JSONEachRow]   the README's demo (exit 1 unless produced == rows)
 //   kafka [--brokers N] [--topic name:partitions]...   a standalone mock Kafka cluster until Ctrl-C / SIGTERM
-//   up    [single|independent|two-subcluster]  a whole topology until Ctrl-C / SIGTERM, endpoints printed
+//   up    [single|independent|two-subcluster] [--https]  a whole topology until Ctrl-C / SIGTERM, endpoints printed
 using var cts = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
@@ -40,25 +40,29 @@ try
             return 0;
 
         case "up":
-            var topology = (args.Length > 1 ? args[1] : "single") switch
+            var topology = (args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) ? args[1] : "single") switch
             {
                 "single" => Topology.Single,
                 "independent" => Topology.Independent,
                 "two-subcluster" => Topology.TwoSubcluster,
                 var other => throw new ArgumentException($"unknown topology '{other}' (single, independent, two-subcluster)"),
             };
-            await using (var stack = await Stack.StartAsync(topology, new StackOptions { KeepDirectory = true }, cts.Token))
+            await using (var stack = await Stack.StartAsync(topology, new StackOptions { KeepDirectory = true, Https = args.Contains("--https") }, cts.Token))
             {
                 Console.WriteLine($"kafka bootstrap.servers={stack.KafkaBootstrap}");
                 foreach (var k in stack.Keepers.Values) Console.WriteLine($"zookeeper {k.Name} {k.ConnectString}");
-                foreach (var n in stack.Nodes) Console.WriteLine($"clickhouse {n.Name} region={n.Region} subcluster={n.Shard} http={n.HttpEndpoint} tcp={n.TcpPort}");
+                foreach (var n in stack.Nodes)
+                {
+                    var https = n.HttpsEndpoint is null ? "" : $" https={n.HttpsEndpoint} ca={n.CaCertificateFile}";
+                    Console.WriteLine($"clickhouse {n.Name} region={n.Region} subcluster={n.Shard} http={n.HttpEndpoint} tcp={n.TcpPort}{https}");
+                }
                 Console.WriteLine($"logs and data under {stack.Directory}; Ctrl-C stops everything");
                 await WaitForStop(cts.Token);
             }
             return 0;
 
         default:
-            Console.WriteLine("usage: Ingest.LocalStack demo [--messages N] [--partitions P] [--format Native|JSONEachRow] | kafka [--brokers N] [--topic name:partitions]... | up [single|independent|two-subcluster]");
+            Console.WriteLine("usage: Ingest.LocalStack demo [--messages N] [--partitions P] [--format Native|JSONEachRow] | kafka [--brokers N] [--topic name:partitions]... | up [single|independent|two-subcluster] [--https]");
             return command is "help" or "--help" ? 0 : 2;
     }
 }

@@ -32,6 +32,11 @@ public sealed class StackOptions
 
     /// <summary>Keep the directory (logs) after disposal.</summary>
     public bool KeepDirectory { get; set; }
+
+    /// <summary>ClickHouse nodes also serve HTTPS (<see cref="ClickHouseServer.HttpsEndpoint"/>, certificate from
+    /// the node's own CA in <see cref="ClickHouseServer.CaCertificateFile"/>). INGEST_CLICKHOUSE_URL is then ignored:
+    /// the test needs a server whose CA it knows.</summary>
+    public bool Https { get; set; }
 }
 
 /// <summary>Real services on free loopback ports: librdkafka's mock Kafka cluster, ZooKeeper 3.8 and ClickHouse
@@ -102,9 +107,9 @@ public sealed class Stack : IAsyncDisposable
         switch (Topology)
         {
             case Topology.Single:
-                var node = Environment.GetEnvironmentVariable("INGEST_CLICKHOUSE_URL") is { Length: > 0 } url
+                var node = Environment.GetEnvironmentVariable("INGEST_CLICKHOUSE_URL") is { Length: > 0 } url && !_options.Https
                     ? ClickHouseServer.External(new Uri(url))
-                    : new ClickHouseServer("ch", "a", "s1", Path.Combine(Directory, "ch"), null);
+                    : new ClickHouseServer("ch", "a", "s1", Path.Combine(Directory, "ch"), null, _options.Https);
                 node.Clusters["ingest"] = [[node]];
                 _nodes.Add(node);
                 break;
@@ -113,7 +118,7 @@ public sealed class Stack : IAsyncDisposable
                 await StartKeepersAsync(ct, "a", "b").ConfigureAwait(false);
                 foreach (var region in new[] { "a", "b" })
                 {
-                    var n = new ClickHouseServer($"{region}1", region, region, Path.Combine(Directory, $"{region}1"), _keepers[region]);
+                    var n = new ClickHouseServer($"{region}1", region, region, Path.Combine(Directory, $"{region}1"), _keepers[region], _options.Https);
                     n.Clusters["ingest"] = [[n]];
                     _nodes.Add(n);
                 }
@@ -137,7 +142,7 @@ public sealed class Stack : IAsyncDisposable
 
         ClickHouseServer New(string name, string region, string subcluster)
         {
-            var n = new ClickHouseServer(name, region, subcluster, Path.Combine(Directory, name), _keepers[subcluster]);
+            var n = new ClickHouseServer(name, region, subcluster, Path.Combine(Directory, name), _keepers[subcluster], _options.Https);
             _nodes.Add(n);
             return n;
         }

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Ingest.Pipeline.Batching;
 using Ingest.Pipeline.ClickHouse;
 using Ingest.Pipeline.ClickHouse.Http;
@@ -14,6 +15,7 @@ internal sealed class ClickHouseTarget : IDisposable
     private readonly ILogger _logger;
     private readonly IngestMetrics _metrics;
     private readonly ClickHouseHttpClient[] _clients;
+    private readonly X509Certificate2Collection? _caCertificates;
     private readonly Dictionary<string, string> _jsonSettings;
     private int _current;
 
@@ -24,7 +26,9 @@ internal sealed class ClickHouseTarget : IDisposable
         _metrics = metrics;
         // JSONEachRow: producers add fields over time; the table decides what is kept.
         _jsonSettings = new Dictionary<string, string>(options.Settings) { ["input_format_skip_unknown_fields"] = "1" };
-        _clients = [.. options.Endpoints.Select(e => new ClickHouseHttpClient(new Uri(e), options.User, options.Password, options.RequestTimeout))];
+        // Read once and shared by every endpoint's client (each validates its own TLS handshakes against them).
+        _caCertificates = options.LoadCaCertificates();
+        _clients = [.. options.Endpoints.Select(e => new ClickHouseHttpClient(new Uri(e), options.User, options.Password, options.RequestTimeout, caCertificates: _caCertificates))];
     }
 
     public string Table => _options.Table;
@@ -124,6 +128,7 @@ internal sealed class ClickHouseTarget : IDisposable
     public void Dispose()
     {
         foreach (var c in _clients) c.Dispose();
+        foreach (var c in _caCertificates ?? []) c.Dispose();
     }
 }
 

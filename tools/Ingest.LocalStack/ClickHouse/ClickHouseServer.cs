@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Net;
 using System.Xml.Linq;
 using Ingest.LocalStack.Processes;
+using Ingest.LocalStack.Tls;
 using Ingest.LocalStack.ZooKeeper;
 using Ingest.Pipeline.ClickHouse.Http;
 
@@ -8,12 +10,13 @@ namespace Ingest.LocalStack.ClickHouse;
 
 /// <summary>A ClickHouse 18.16 server (Debian clickhouse-server) with a private config and data directory on
 /// loopback ports, or an existing server (<see cref="External"/>). Macros {cluster} {shard} {replica} {region}
-/// are set, remote_servers holds the clusters given, and ZooKeeper is configured when a Keeper is given.</summary>
+/// are set, remote_servers holds the clusters given, and ZooKeeper is configured when a Keeper is given. With
+/// <c>https</c> it also serves HTTPS with a certificate from its own throwaway CA (<see cref="CaCertificateFile"/>).</summary>
 public sealed class ClickHouseServer : IAsyncDisposable
 {
     private Process? _process;
 
-    public ClickHouseServer(string name, string region, string shard, string directory, ZooKeeperServer? keeper)
+    public ClickHouseServer(string name, string region, string shard, string directory, ZooKeeperServer? keeper, bool https = false)
     {
         Name = name;
         Region = region;
@@ -25,6 +28,12 @@ public sealed class ClickHouseServer : IAsyncDisposable
         InterserverPort = FreePorts.Next();
         HttpEndpoint = new Uri($"http://127.0.0.1:{HttpPort}/");
         Client = new ClickHouseHttpClient(HttpEndpoint, timeout: TimeSpan.FromSeconds(120));
+        if (https)
+        {
+            HttpsPort = FreePorts.Next();
+            HttpsEndpoint = new Uri($"https://127.0.0.1:{HttpsPort}/");
+            CaCertificateFile = Path.Combine(directory, "tls", "ca.pem");
+        }
     }
 
     private ClickHouseServer(Uri endpoint)
@@ -62,6 +71,16 @@ public sealed class ClickHouseServer : IAsyncDisposable
 
     public Uri HttpEndpoint { get; }
 
+    /// <summary>0 unless started with https.</summary>
+    public int HttpsPort { get; }
+
+    /// <summary>https://127.0.0.1:port/ when started with https, else null. The certificate names IP 127.0.0.1 and
+    /// DNS localhost and is signed by the CA in <see cref="CaCertificateFile"/>.</summary>
+    public Uri? HttpsEndpoint { get; }
+
+    /// <summary>PEM of the CA that signed the https certificate (what a client must trust), when started with https.</summary>
+    public string? CaCertificateFile { get; }
+
     public ClickHouseHttpClient Client { get; }
 
     public string LogFile => Path.Combine(Directory, "log", "server.log");
@@ -78,6 +97,7 @@ public sealed class ClickHouseServer : IAsyncDisposable
             throw new InvalidOperationException("clickhouse-server is not installed (/usr/sbin/clickhouse-server missing): run scripts/bootstrap.sh");
         foreach (var sub in new[] { "data", "tmp", "user_files", "format_schemas", "log" })
             System.IO.Directory.CreateDirectory(Path.Combine(Directory, sub));
+        if (HttpsEndpoint is not null) CreateCertificates();
         WriteConfig();
         _process = ChildProcesses.Start("/usr/sbin/clickhouse-server", [$"--config-file={Path.Combine(Directory, "config.xml")}"],
             Path.Combine(Directory, "log", "stdout.log"), Directory);
@@ -101,6 +121,18 @@ public sealed class ClickHouseServer : IAsyncDisposable
     {
         Kill();
         await StartAsync(ct).ConfigureAwait(false);
+    }
+
+    private string TlsDirectory => Path.Combine(Directory, "tls");
+
+    /// <summary>Once per server directory: a restart keeps the CA that clients were given.</summary>
+    private void CreateCertificates()
+    {
+        if (File.Exists(CaCertificateFile)) return;
+        System.IO.Directory.CreateDirectory(TlsDirectory);
+        using var ca = TestCertificates.CreateCa($"Ingest LocalStack CA for {Name}");
+        using var server = TestCertificates.CreateServer(ca, ["localhost"], [IPAddress.Loopback]);
+        TestCertificates.WritePem(ca, server, CaCertificateFile!, Path.Combine(TlsDirectory, "server.crt"), Path.Combine(TlsDirectory, "server.key"));
     }
 
     private void WriteConfig()
@@ -150,6 +182,20 @@ public sealed class ClickHouseServer : IAsyncDisposable
                 // Short timeouts: a lost Keeper turns tables read-only (code 242) in seconds, not 30 s.
                 new XElement("session_timeout_ms", 4000),
                 new XElement("operation_timeout_ms", 2000)));
+        }
+        if (HttpsEndpoint is not null)
+        {
+            // Only with https: the default config has no https lines at all. 18.16 (Poco 1.11 on the system
+            // OpenSSL 3) starts without dhParamsFile (ECDHE and TLS 1.3 need none) and exits with code 70 if the
+            // certificate or key cannot be loaded. verificationMode none: clients present no certificate.
+            config.Add(
+                new XElement("https_port", HttpsPort),
+                new XElement("openSSL", new XElement("server",
+                    new XElement("certificateFile", Path.Combine(TlsDirectory, "server.crt")),
+                    new XElement("privateKeyFile", Path.Combine(TlsDirectory, "server.key")),
+                    new XElement("verificationMode", "none"),
+                    new XElement("loadDefaultCAFile", "false"),
+                    new XElement("disableProtocols", "sslv2,sslv3"))));
         }
         new XDocument(config).Save(Path.Combine(Directory, "config.xml"));
 

@@ -1,4 +1,6 @@
 using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace Ingest.Pipeline.ClickHouse.Http;
@@ -11,11 +13,21 @@ public sealed class ClickHouseHttpClient : IDisposable
     private readonly bool _ownsHttp;
     private readonly AuthenticationHeaderValue? _auth;
 
-    public ClickHouseHttpClient(Uri endpoint, string? user = null, string? password = null, TimeSpan? timeout = null, HttpClient? http = null)
+    /// <summary>Why the CA check refused this endpoint's certificate in the last handshake (null once one passed): the
+    /// platform only reports "rejected by the provided RemoteCertificateValidationCallback".</summary>
+    private string? _tlsRejection;
+
+    /// <summary><paramref name="caCertificates"/>, for https: trust only these CA certificates (a private CA, a
+    /// self-signed server) instead of the system store; the host name is still checked. They are not owned: the
+    /// caller disposes them after the client. Null: the system trust store.</summary>
+    public ClickHouseHttpClient(Uri endpoint, string? user = null, string? password = null, TimeSpan? timeout = null, HttpClient? http = null,
+        X509Certificate2Collection? caCertificates = null)
     {
+        if (http is not null && caCertificates is not null)
+            throw new ArgumentException("caCertificates apply to the client's own handler; configure the given HttpClient's handler instead", nameof(caCertificates));
         Endpoint = endpoint;
         _ownsHttp = http is null;
-        _http = http ?? new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2) })
+        _http = http ?? new HttpClient(CreateHandler(caCertificates))
         {
             Timeout = timeout ?? TimeSpan.FromSeconds(60),
         };
@@ -24,6 +36,50 @@ public sealed class ClickHouseHttpClient : IDisposable
     }
 
     public Uri Endpoint { get; }
+
+    private SocketsHttpHandler CreateHandler(X509Certificate2Collection? caCertificates)
+    {
+        var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2) };
+        if (caCertificates is { Count: > 0 })
+            handler.SslOptions.RemoteCertificateValidationCallback = TrustOnly(caCertificates, why => Volatile.Write(ref _tlsRejection, why));
+        return handler;
+    }
+
+    /// <summary>Accepts a server certificate only if it chains to one of <paramref name="roots"/> and names the
+    /// host. The system store is not consulted: setting a CA pins the endpoints to it. <paramref name="verdict"/>
+    /// hears why a certificate was refused, or null when one was accepted.</summary>
+    internal static RemoteCertificateValidationCallback TrustOnly(X509Certificate2Collection roots, Action<string?>? verdict = null)
+    {
+        return (_, certificate, chain, errors) =>
+        {
+            // The platform's host name check stands whoever signed the certificate: a CA's certificate for another
+            // host must not pass. Only its chain verdict (made against the system store) is redone below.
+            if (certificate is not X509Certificate2 leaf || (errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0)
+                return Refuse("the server sent no certificate");
+            if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+                return Refuse($"its certificate ({leaf.Subject}) does not name the host of the endpoint");
+            using var custom = new X509Chain();
+            custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            custom.ChainPolicy.CustomTrustStore.AddRange(roots);
+            // Intermediates the server sent along.
+            if (chain is not null) custom.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
+            // Private CAs rarely publish revocation lists; SslStream does not check revocation by default either.
+            custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            if (custom.Build(leaf))
+            {
+                verdict?.Invoke(null);
+                return true;
+            }
+            return Refuse($"its certificate ({leaf.Subject}, issued by {leaf.Issuer}) does not chain to the configured CA certificate(s): " +
+                string.Join(", ", custom.ChainStatus.Select(s => s.Status)));
+        };
+
+        bool Refuse(string why)
+        {
+            verdict?.Invoke(why);
+            return false;
+        }
+    }
 
     /// <summary>Runs a statement and returns its whole text answer (use FORMAT TSV etc. in the SQL).</summary>
     public async Task<string> QueryAsync(string sql, IReadOnlyDictionary<string, string>? settings = null, CancellationToken ct = default)
@@ -86,7 +142,18 @@ public sealed class ClickHouseHttpClient : IDisposable
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
         request.Headers.Authorization = _auth;
-        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.SecureConnectionError)
+        {
+            // The platform's message is "see inner exception", and retry warnings log the message only: say why here.
+            // Still an HttpRequestException: retried like any connection failure (a certificate may be mid-rotation).
+            var why = Volatile.Read(ref _tlsRejection) ?? e.InnerException?.Message ?? e.Message;
+            throw new HttpRequestException(HttpRequestError.SecureConnectionError, $"TLS handshake with {Endpoint.Authority} failed: {why}", e);
+        }
         if (response.IsSuccessStatusCode) return response;
         using (response)
         {
