@@ -88,6 +88,12 @@ public sealed class IngestPipeline : IDisposable
             _checkpoints = new CheckpointStore(_target, table, GroupId);
             _checkpoints.EnsureAsync(_options.Checkpoints.Engine, stopping).GetAwaiter().GetResult();
         }
+        var offsetColumn = _options.Mapping.Provenance.Offset;
+        var guarantee = DeliveryGuarantee.ReadAsync(_target, _checkpoints is not null,
+            _schema?.Columns.Any(c => c.Name == offsetColumn && !_options.Mapping.Columns.ContainsKey(c.Name)) == true, stopping).GetAwaiter().GetResult();
+        _metrics.ExactlyOnce = guarantee.ExactlyOnce ? 1 : 0;
+        _logger.Log(guarantee.ExactlyOnce ? LogLevel.Information : LogLevel.Warning, "Delivery into {Table}: {Guarantee}", _options.ClickHouse.Table, guarantee.Description);
+        foreach (var warning in guarantee.Warnings) _logger.LogWarning("Delivery into {Table}: {Warning}", _options.ClickHouse.Table, warning);
 
         using var consumer = new ConsumerBuilder<Ignore, int>(ConsumerSettings.Build(_options, _decoder?.NeedsTimestamp == true))
             .SetValueDeserializer(_message)
@@ -312,6 +318,7 @@ public sealed class IngestPipeline : IDisposable
             _versions[p] = cp.Version;
             if (cp.State == CheckpointState.Pending)
             {
+                _metrics.Replayed();
                 _replayFrom[p] = cp.FirstOffset;
                 _replayUntil[p] = cp.LastOffset;
             }

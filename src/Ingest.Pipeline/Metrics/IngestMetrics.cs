@@ -15,6 +15,8 @@ public sealed class IngestMetrics
     private long _lastInsertUnixMs;
     private long _offsetResets;
     private long _schemaChanges;
+    private long _replays;
+    private long _exactlyOnce = -1;
     private long _pauses;
 
     public long MessagesConsumed => Interlocked.Read(ref _messagesConsumed);
@@ -44,6 +46,17 @@ public sealed class IngestMetrics
 
     public void OffsetReset() => Interlocked.Increment(ref _offsetResets);
 
+    public long Replays => Interlocked.Read(ref _replays);
+
+    public void Replayed() => Interlocked.Increment(ref _replays);
+
+    /// <summary>1 when the target deduplicates replays (exactly-once), 0 when it does not, -1 before it is known.</summary>
+    public long ExactlyOnce
+    {
+        get => Interlocked.Read(ref _exactlyOnce);
+        set => Interlocked.Exchange(ref _exactlyOnce, value);
+    }
+
     public long SchemaChanges => Interlocked.Read(ref _schemaChanges);
 
     public void SchemaChanged() => Interlocked.Increment(ref _schemaChanges);
@@ -63,6 +76,10 @@ public sealed class IngestMetrics
         Counter(sb, "ingest_backpressure_pauses_total", "Times consumption paused because too many bytes awaited ClickHouse.", Pauses);
         Counter(sb, "ingest_schema_changes_total", "Times the target table's columns were found changed and taken up.", SchemaChanges);
         Counter(sb, "ingest_kafka_offset_resets_total", "Partitions whose position was reset after an error (messages skipped, e.g. deleted by retention).", OffsetResets);
+        Counter(sb, "ingest_checkpoint_replays_total", "Pending ranges (offsets checkpointed but not known stored) replayed after a restart or rebalance.", Replays);
+        sb.Append("# HELP ingest_exactly_once 1 when the target table deduplicates replays (exactly-once), 0 when at-least-once, -1 not yet known.\n")
+          .Append("# TYPE ingest_exactly_once gauge\n")
+          .Append("ingest_exactly_once ").Append(ExactlyOnce.ToString(CultureInfo.InvariantCulture)).Append('\n');
         sb.Append("# HELP ingest_last_insert_timestamp_seconds Unix time of the last acknowledged INSERT.\n")
           .Append("# TYPE ingest_last_insert_timestamp_seconds gauge\n")
           .Append("ingest_last_insert_timestamp_seconds ")

@@ -22,6 +22,8 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
         {
             await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n >= 300, TimeSpan.FromSeconds(60));
             run.Stop();
+            Assert.Equal(1, run.Metrics.ExactlyOnce);
+            Assert.Equal(0, run.Metrics.Replays);
         }
         Assert.Equal("0\t99\tcommitted\n1\t99\tcommitted\n2\t99\tcommitted\n", await Node.Client.QueryAsync(
             $"SELECT partition, argMax(last_offset, version), argMax(state, version) FROM default.ingest_checkpoints WHERE topic = '{topic}' GROUP BY partition ORDER BY partition FORMAT TSV"));
@@ -76,6 +78,7 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
                 n => n == 3, TimeSpan.FromSeconds(30));
             await Task.Delay(500);
             run.Stop();
+            Assert.Equal(3, run.Metrics.Replays);
             Assert.True(run.Metrics.RowsInserted >= 30 + 3, $"the pending ranges should have been inserted again (rows inserted: {run.Metrics.RowsInserted})");
         }
         Assert.Equal(630, await CountAsync($"SELECT count() FROM {table}"));
