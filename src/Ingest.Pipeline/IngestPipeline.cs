@@ -32,8 +32,8 @@ public sealed class IngestPipeline : IDisposable
     private readonly Dictionary<TopicPartition, ulong> _versions = [];
     private readonly Dictionary<TopicPartition, long> _replayUntil = [];
     private readonly Dictionary<TopicPartition, long> _replayFrom = [];
-    private readonly Dictionary<string, string>? _insertSettings;
     private CheckpointStore? _checkpoints;
+    private ReplayIdentity? _identity;
     private readonly long _maxAgeMs;
     private TableSchema? _schema;
     private JsonRowDecoder? _decoder;
@@ -54,17 +54,6 @@ public sealed class IngestPipeline : IDisposable
         _metrics = metrics;
         _maxAgeMs = (long)options.Batching.MaxAge.TotalMilliseconds;
         _target = new ClickHouseTarget(options.ClickHouse, logger, metrics);
-        if (options.Checkpoints.Enabled)
-        {
-            // Each partition's batch is its own Native block; with squashing off the server keeps the blocks apart,
-            // so each is deduplicated on its own, whichever batches share the INSERT on a replay (docs/exactly-once.md).
-            _insertSettings = new Dictionary<string, string>
-            {
-                ["insert_deduplicate"] = "1",
-                ["min_insert_block_size_rows"] = "0",
-                ["min_insert_block_size_bytes"] = "0",
-            };
-        }
     }
 
     public string GroupId => ConsumerSettings.GroupId(_options);
@@ -87,9 +76,10 @@ public sealed class IngestPipeline : IDisposable
             var table = _options.Checkpoints.Table ?? $"{_options.ClickHouse.Table.Split('.')[0]}.ingest_checkpoints";
             _checkpoints = new CheckpointStore(_target, table, GroupId);
             _checkpoints.EnsureAsync(_options.Checkpoints.Engine, stopping).GetAwaiter().GetResult();
+            _identity = new ReplayIdentity(ReplayIdentity.ServerHasTokensAsync(_target, stopping).GetAwaiter().GetResult(), GroupId, _options.ClickHouse.Table);
         }
         var offsetColumn = _options.Mapping.Provenance.Offset;
-        var guarantee = DeliveryGuarantee.ReadAsync(_target, _checkpoints is not null,
+        var guarantee = DeliveryGuarantee.ReadAsync(_target, _checkpoints is not null, _identity?.UsesTokens == true,
             _schema?.Columns.Any(c => c.Name == offsetColumn && !_options.Mapping.Columns.ContainsKey(c.Name)) == true, stopping).GetAwaiter().GetResult();
         _metrics.ExactlyOnce = guarantee.ExactlyOnce ? 1 : 0;
         _logger.Log(guarantee.ExactlyOnce ? LogLevel.Information : LogLevel.Warning, "Delivery into {Table}: {Guarantee}", _options.ClickHouse.Table, guarantee.Description);
@@ -210,9 +200,9 @@ public sealed class IngestPipeline : IDisposable
             {
                 var batch = _ready[taken];
                 if (bytes > 0 && bytes + batch.Rows.SourceBytes > _options.Batching.MaxBytes) break;
-                // JSONEachRow bodies are cut into blocks by the server, not per batch: one batch per INSERT keeps
-                // replays identical.
-                if (bytes > 0 && _checkpoints is not null && batch.Rows.Format != "Native") break;
+                // One batch per INSERT where a shared INSERT would change a replay's identity: JSONEachRow bodies are
+                // cut into blocks by the server, not per batch; token deduplication is per INSERT (ReplayIdentity).
+                if (bytes > 0 && _identity is not null && (_identity.UsesTokens || batch.Rows.Format != "Native")) break;
                 if (batch.Rows.Rows == 0)
                 {
                     // Every message was rejected: nothing to insert, but the offsets are consumed.
@@ -231,6 +221,7 @@ public sealed class IngestPipeline : IDisposable
             }
             _inserting++;
             var checkpoints = _checkpoints;
+            var settings = _identity?.SettingsFor(group);
             _ = Task.Run(async () =>
             {
                 try
@@ -238,7 +229,7 @@ public sealed class IngestPipeline : IDisposable
                     // Write-ahead: the range is on record before its rows can be, so a crash at any point leaves
                     // either a committed range or a pending one that is replayed identically.
                     if (checkpoints is not null) await checkpoints.WriteAsync(group, CheckpointState.Pending, _stopping).ConfigureAwait(false);
-                    await _target.InsertAsync(group, _insertSettings, _stopping).ConfigureAwait(false);
+                    await _target.InsertAsync(group, settings, _stopping).ConfigureAwait(false);
                     if (checkpoints is not null) await checkpoints.WriteAsync(group, CheckpointState.Committed, _stopping).ConfigureAwait(false);
                     _completed.Enqueue((group, true, null));
                 }

@@ -13,7 +13,7 @@ internal sealed partial record DeliveryGuarantee(bool ExactlyOnce, string Descri
     /// partitions write the table (64 partitions flushing every second: 100 blocks in ~1.5 s).</summary>
     private const int RecommendedWindow = 1000;
 
-    public static async Task<DeliveryGuarantee> ReadAsync(ClickHouseTarget target, bool checkpoints, bool hasOffsetColumn, CancellationToken ct)
+    public static async Task<DeliveryGuarantee> ReadAsync(ClickHouseTarget target, bool checkpoints, bool tokens, bool hasOffsetColumn, CancellationToken ct)
     {
         var dot = target.Table.IndexOf('.', StringComparison.Ordinal);
         var tables = await target.QueryAsync(
@@ -23,11 +23,11 @@ internal sealed partial record DeliveryGuarantee(bool ExactlyOnce, string Descri
         var engineFull = fields.Length > 1 ? fields[1] : "";
         var defaults = await target.QueryAsync(
             "SELECT name, value FROM system.merge_tree_settings WHERE name IN ('replicated_deduplication_window', 'non_replicated_deduplication_window') FORMAT TSV", ct).ConfigureAwait(false);
-        return Decide(engine, engineFull, defaults, checkpoints, hasOffsetColumn);
+        return Decide(engine, engineFull, defaults, checkpoints, tokens, hasOffsetColumn);
     }
 
     /// <summary>The decision itself, from system.tables' engine and engine_full and system.merge_tree_settings' TSV.</summary>
-    public static DeliveryGuarantee Decide(string engine, string engineFull, string mergeTreeDefaults, bool checkpoints, bool hasOffsetColumn)
+    public static DeliveryGuarantee Decide(string engine, string engineFull, string mergeTreeDefaults, bool checkpoints, bool tokens, bool hasOffsetColumn)
     {
         var warnings = new List<string>();
         if (!checkpoints)
@@ -46,9 +46,9 @@ internal sealed partial record DeliveryGuarantee(bool ExactlyOnce, string Descri
         }
         if (window < RecommendedWindow)
             warnings.Add($"{setting} is {window} blocks: a replay more than {window} blocks (all partitions and workers writing the table) after the crash is not deduplicated; raise it to {RecommendedWindow} or more");
-        if (!hasOffsetColumn)
+        if (!hasOffsetColumn && !tokens)
             warnings.Add("the table has no offset provenance column (_offset): two batches with byte-identical rows in the deduplication window would be taken for one; add _partition and _offset columns");
-        return new(true, $"exactly-once: {engine} drops a replayed block (deduplication window {window} blocks)", warnings);
+        return new(true, $"exactly-once: {engine} drops a replayed block ({(tokens ? "insert_deduplication_token per batch" : "block checksums")}, deduplication window {window} blocks)", warnings);
     }
 
     private static int? TableSetting(string engineFull, string name)
