@@ -32,6 +32,7 @@ public sealed class IngestPipeline : IDisposable
     private readonly Dictionary<TopicPartition, ulong> _versions = [];
     private readonly Dictionary<TopicPartition, long> _replayUntil = [];
     private readonly Dictionary<TopicPartition, long> _replayFrom = [];
+    private readonly HashSet<TopicPartition> _lost = [];
     private CheckpointStore? _checkpoints;
     private ReplayIdentity? _identity;
     private readonly long _maxAgeMs;
@@ -94,6 +95,7 @@ public sealed class IngestPipeline : IDisposable
                 FlushAndWait(c, parts.Select(p => p.TopicPartition).ToHashSet());
                 IsAssigned = false;
             })
+            .SetPartitionsLostHandler((c, parts) => Abandon(parts.Select(p => p.TopicPartition).ToHashSet()))
             .SetErrorHandler((_, e) => _logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Kafka: {Reason} ({Code})", e.Reason, e.Code))
             .SetLogHandler((_, m) => OnKafkaLog(m))
             .Build();
@@ -263,7 +265,7 @@ public sealed class IngestPipeline : IDisposable
             }
             foreach (var batch in group)
             {
-                _commits.Add(batch.CommitOffset);
+                if (!_lost.Remove(batch.Partition)) _commits.Add(batch.CommitOffset);
                 _inFlightBytes -= batch.Rows.SourceBytes;
                 var queue = _sealed[batch.Partition];
                 queue.Dequeue();
@@ -282,6 +284,44 @@ public sealed class IngestPipeline : IDisposable
             // The rows are stored; a lost commit only means a replay after a rebalance or restart.
             _logger.LogWarning("Offset commit failed ({Reason}); rows are stored, a rebalance may replay them", e.Error.Reason);
         }
+    }
+
+    /// <summary>The group took these partitions away without a clean revoke (this worker missed its session: a long
+    /// pause, a network split), so another worker may own them already. Nothing more is sent for them: open and
+    /// queued batches are dropped, unfinished replays abandoned, and the next owner resumes from the checkpoints.
+    /// An INSERT already under way cannot be recalled; it completes, but its offsets are not committed to Kafka
+    /// (docs/exactly-once.md, "Limits").</summary>
+    private void Abandon(HashSet<TopicPartition> lost)
+    {
+        _metrics.PartitionsLost(lost.Count);
+        _logger.LogWarning("Lost {Partitions} (session expired?): dropping their unsent batches; their next owner resumes from the checkpoints",
+            string.Join(", ", lost));
+        foreach (var p in lost)
+        {
+            _replayUntil.Remove(p);
+            _replayFrom.Remove(p);
+            if (_open.Remove(p, out var open)) open.Rows.Dispose();
+            if (!_sealed.TryGetValue(p, out var queue)) continue;
+            // The queue's head is in flight unless it still waits in _ready.
+            var inFlight = _ready.Remove(queue.Peek()) ? null : queue.Peek();
+            foreach (var batch in queue)
+            {
+                if (batch == inFlight) continue;
+                _inFlightBytes -= batch.Rows.SourceBytes;
+                batch.Rows.Dispose();
+            }
+            queue.Clear();
+            if (inFlight is null)
+            {
+                _sealed.Remove(p);
+            }
+            else
+            {
+                queue.Enqueue(inFlight);
+                _lost.Add(p);
+            }
+        }
+        IsAssigned = false;
     }
 
     /// <summary>Resumes each partition from its checkpoint in ClickHouse (the source of truth), not from Kafka's

@@ -16,6 +16,7 @@ public sealed class IngestMetrics
     private long _offsetResets;
     private long _schemaChanges;
     private long _replays;
+    private long _partitionsLost;
     private long _exactlyOnce = -1;
     private long _pauses;
 
@@ -48,6 +49,10 @@ public sealed class IngestMetrics
 
     public long Replays => Interlocked.Read(ref _replays);
 
+    public long PartitionsLostTotal => Interlocked.Read(ref _partitionsLost);
+
+    public void PartitionsLost(int count) => Interlocked.Add(ref _partitionsLost, count);
+
     public void Replayed() => Interlocked.Increment(ref _replays);
 
     /// <summary>1 when the target deduplicates replays (exactly-once), 0 when it does not, -1 before it is known.</summary>
@@ -76,6 +81,7 @@ public sealed class IngestMetrics
         Counter(sb, "ingest_backpressure_pauses_total", "Times consumption paused because too many bytes awaited ClickHouse.", Pauses);
         Counter(sb, "ingest_schema_changes_total", "Times the target table's columns were found changed and taken up.", SchemaChanges);
         Counter(sb, "ingest_kafka_offset_resets_total", "Partitions whose position was reset after an error (messages skipped, e.g. deleted by retention).", OffsetResets);
+        Counter(sb, "ingest_kafka_partitions_lost_total", "Partitions taken away without a clean revoke (session expired); their unsent batches were dropped.", PartitionsLostTotal);
         Counter(sb, "ingest_checkpoint_replays_total", "Pending ranges (offsets checkpointed but not known stored) replayed after a restart or rebalance.", Replays);
         sb.Append("# HELP ingest_exactly_once 1 when the target table deduplicates replays (exactly-once), 0 when at-least-once, -1 not yet known.\n")
           .Append("# TYPE ingest_exactly_once gauge\n")

@@ -77,6 +77,44 @@ public sealed class FaultTests(IndependentStack fixture, ITestOutputHelper outpu
         Assert.Equal(total * (total - 1) / 2, await CountAsync($"SELECT sum(seq) FROM {table}"));
     }
 
+    [Fact]
+    public async Task Kafka_unreachable_past_the_session_timeout_loses_partitions_and_nothing_is_lost_or_duplicated()
+    {
+        const int partitions = 4;
+        var topic = StackFixture.NewTopic("lost");
+        _stack.Kafka!.CreateTopic(topic, partitions);
+        var table = $"default.lost_{Guid.NewGuid():N}"[..30];
+        await Node.Client.ExecuteAsync(
+            $"CREATE TABLE {table} ({SampleEvents.TableColumns}, seq UInt64, _partition UInt32, _offset UInt64) " +
+            $"ENGINE = ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{table}', '{{replica}}') ORDER BY (_partition, _offset)");
+        Assert.Equal(20_000, SampleEvents.Produce(_stack.KafkaBootstrap, topic, 0, 20_000));
+
+        var options = new IngestOptions
+        {
+            Region = "a",
+            Kafka = { BootstrapServers = _stack.KafkaBootstrap, Group = topic, Topics = [topic], Properties = { ["session.timeout.ms"] = "6000" } },
+            ClickHouse = { Endpoints = [Node.HttpEndpoint.ToString()], Table = table },
+            Batching = { MaxAge = TimeSpan.FromMilliseconds(100), MaxRows = 1000 },
+        };
+        using var pipeline = new InProcessPipeline(options);
+        await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n >= 5_000, TimeSpan.FromSeconds(60), everyMs: 20);
+
+        // Mid-stream, every broker down for twice the session timeout: the consumer's session expires on its side and librdkafka
+        // reports the assignment lost, not revoked.
+        for (var b = 1; b <= _stack.Kafka.Brokers; b++) _stack.Kafka.SetBrokerDown(b);
+        await Poll.UntilAsync(() => Task.FromResult(pipeline.Metrics.PartitionsLostTotal), n => n > 0, TimeSpan.FromSeconds(30));
+        for (var b = 1; b <= _stack.Kafka.Brokers; b++) _stack.Kafka.SetBrokerUp(b);
+
+        Assert.Equal(10_000, SampleEvents.Produce(_stack.KafkaBootstrap, topic, 20_000, 10_000));
+        await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n >= 30_000 || !pipeline.IsRunning, TimeSpan.FromSeconds(90));
+        await Task.Delay(1000);
+        pipeline.Stop();
+        output.WriteLine($"partitions lost: {pipeline.Metrics.PartitionsLostTotal}");
+
+        Assert.Equal(30_000, await CountAsync($"SELECT count() FROM {table}"));
+        Assert.Equal(30_000, await CountAsync($"SELECT uniqExact(_partition, _offset) FROM {table}"));
+    }
+
     private async Task<long> CountAsync(string sql) =>
         long.Parse(await Node.Client.ScalarAsync(sql) ?? "-1", CultureInfo.InvariantCulture);
 }

@@ -29,13 +29,17 @@ public sealed class AllocationTests
         var json = Encoding.UTF8.GetBytes("[" + string.Join(",", Enumerable.Repeat(value, 1000)) + "]");
         using var column = ColumnType.Parse(type).CreateColumn();
         var output = new System.Buffers.ArrayBufferWriter<byte>(1 << 20);
-        AppendAll(column, json, output);
-        column.Clear();
-        output.ResetWrittenCount();
-
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        AppendAll(column, json, output);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // The fewest bytes over three passes after a warm-up: a per-row allocation shows in every pass, while a
+        // one-off runtime allocation on this thread (tiered JIT, lazy statics) made the single-pass version flaky.
+        var allocated = long.MaxValue;
+        for (var pass = 0; pass < 4; pass++)
+        {
+            column.Clear();
+            output.ResetWrittenCount();
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            AppendAll(column, json, output);
+            if (pass > 0) allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
         Assert.Equal(1000, column.Count);
         Assert.Equal(0, allocated);
