@@ -50,6 +50,8 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
         Assert.Equal("0\t150\t150\t0\t149\n1\t150\t150\t0\t149\n2\t150\t150\t0\t149\n", await Node.Client.QueryAsync(
             $"SELECT _partition, count(), uniqExact(_offset), min(_offset), max(_offset) FROM {table} GROUP BY _partition ORDER BY _partition FORMAT TSV"));
         Assert.Equal([150, 150, 150], Committed(topic, 3));
+        // The other provenance columns: the topic, and the message timestamps (fetched because the table has them).
+        Assert.Equal(450, await CountAsync($"SELECT count() FROM {table} WHERE _topic = '{topic}' AND _timestamp > now() - 3600 AND _timestamp <= now()"));
     }
 
     [Fact]
@@ -105,7 +107,7 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
         _stack.Kafka!.CreateTopic(topic, partitions);
         var table = $"default.{name}_{Guid.NewGuid():N}"[..30];
         await Node.Client.ExecuteAsync(
-            $"CREATE TABLE {table} ({SampleEvents.TableColumns}, seq UInt64, _topic String, _partition UInt32, _offset UInt64) " +
+            $"CREATE TABLE {table} ({SampleEvents.TableColumns}, seq UInt64, _topic String, _partition UInt32, _offset UInt64, _timestamp DateTime) " +
             $"ENGINE = ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{table}', '{{replica}}') ORDER BY (_partition, _offset)");
         return (topic, table);
     }
