@@ -78,6 +78,8 @@ public sealed class IngestPipeline : IDisposable
             _checkpoints = new CheckpointStore(_target, table, GroupId);
             _checkpoints.EnsureAsync(_options.Checkpoints.Engine, stopping).GetAwaiter().GetResult();
             _identity = new ReplayIdentity(ReplayIdentity.ServerHasTokensAsync(_target, stopping).GetAwaiter().GetResult(), GroupId, _options.ClickHouse.Table);
+            foreach (var name in ReplayIdentity.ControlledSettings.Where(_options.ClickHouse.Settings.ContainsKey))
+                _logger.LogWarning("Ingest:ClickHouse:Settings:{Setting} is ignored: with checkpoints on, Ingest sets it itself (docs/exactly-once.md)", name);
         }
         var offsetColumn = _options.Mapping.Provenance.Offset;
         var guarantee = DeliveryGuarantee.ReadAsync(_target, _checkpoints is not null, _identity?.UsesTokens == true,

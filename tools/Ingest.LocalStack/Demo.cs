@@ -9,7 +9,7 @@ namespace Ingest.LocalStack;
 /// and a summary that fails (exit 1) unless every produced message is exactly one row.</summary>
 internal static class Demo
 {
-    public static async Task<int> RunAsync(long messages, int partitions, string format, CancellationToken ct)
+    public static async Task<int> RunAsync(long messages, int partitions, string format, bool checkpoints, CancellationToken ct)
     {
         // The mock cluster keeps only the newest 5 MiB per partition; a worker that falls further behind would
         // silently lose the oldest messages, so the demo refuses sizes that could outrun it.
@@ -22,13 +22,18 @@ internal static class Demo
             return 2;
         }
         var total = Stopwatch.StartNew();
-        Console.WriteLine($"demo: starting mock Kafka (3 brokers) and ClickHouse 18.16 ...");
-        await using var stack = await Stack.StartAsync(Topology.Single, new StackOptions(), ct);
-        var ch = stack.Node("ch");
+        Console.WriteLine($"demo: starting mock Kafka (3 brokers), ZooKeeper and ClickHouse 18.16 ...");
+        // Region a of the independent topology: a ClickHouse with its own Keeper, so the table is replicated and
+        // replays are deduplicated (exactly-once, docs/exactly-once.md).
+        await using var stack = await Stack.StartAsync(Topology.Independent, new StackOptions(), ct);
+        var ch = stack.Node("a1");
         const string topic = "events";
         stack.Kafka?.CreateTopic(topic, partitions);
         await ch.Client.ExecuteAsync("CREATE DATABASE IF NOT EXISTS demo", ct: ct);
-        await ch.Client.ExecuteAsync($"CREATE TABLE demo.events ({SampleEvents.TableColumns}) ENGINE = MergeTree ORDER BY (event, ts)", ct: ct);
+        await ch.Client.ExecuteAsync(
+            $"CREATE TABLE demo.events ({SampleEvents.TableColumns}, seq UInt64, _partition UInt32, _offset UInt64) " +
+            "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/demo.events', '{replica}') ORDER BY (event, ts) " +
+            "SETTINGS replicated_deduplication_window = 1000", ct: ct);
         Console.WriteLine($"demo: Kafka {stack.KafkaBootstrap}, ClickHouse {ch.HttpEndpoint}, table demo.events, topic {topic} ({partitions} partitions)");
 
         await using var worker = await WorkerProcess.StartAsync(new Dictionary<string, string>
@@ -42,6 +47,7 @@ internal static class Demo
             ["Ingest:ClickHouse:Table"] = "demo.events",
             ["Ingest:Batching:MaxAge"] = "00:00:00.500",
             ["Ingest:ClickHouse:Format"] = format,
+            ["Ingest:Checkpoints:Enabled"] = checkpoints ? "true" : "false",
         }, Path.Combine(stack.Directory, "worker.log"), ct);
         Console.WriteLine($"demo: worker running (pid log {worker.LogFile}, admin {worker.AdminEndpoint}); producing {messages:N0} events");
 
@@ -76,22 +82,26 @@ internal static class Demo
         // Hold on past one batch age: a duplicate would show up as rows > messages.
         await Task.Delay(1500, ct);
         rows = long.Parse(await ch.Client.ScalarAsync("SELECT count() FROM demo.events", ct) ?? "0", CultureInfo.InvariantCulture);
-        var distinct = long.Parse(await ch.Client.ScalarAsync("SELECT uniqExact(user_id, ts, value, event) FROM demo.events", ct) ?? "0", CultureInfo.InvariantCulture);
+        // Every message carries a unique seq; _partition/_offset name its Kafka coordinates (Native path).
+        var distinct = long.Parse(await ch.Client.ScalarAsync("SELECT uniqExact(seq) FROM demo.events", ct) ?? "0", CultureInfo.InvariantCulture);
+        var metrics = worker.HasExited ? "" : await worker.MetricsAsync(ct);
+        var exactlyOnce = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("ingest_exactly_once ", StringComparison.Ordinal))?.Split(' ')[1] == "1";
         var workerExit = worker.HasExited ? worker.ExitCode : await worker.StopAsync(TimeSpan.FromSeconds(30));
         var deliveredTotal = producer.IsCompletedSuccessfully ? producer.Result : Interlocked.Read(ref produced);
 
         Console.WriteLine();
         Console.WriteLine("demo summary");
         Console.WriteLine($"  insert format          {format,12}");
+        Console.WriteLine($"  delivery               {(exactlyOnce ? "exactly-once" : "at-least-once"),12}   (checkpoints {(checkpoints ? "on" : "off")})");
         Console.WriteLine($"  messages produced      {deliveredTotal,12:N0}");
         Console.WriteLine($"  rows in ClickHouse     {rows,12:N0}");
+        Console.WriteLine($"  distinct messages      {distinct,12:N0}");
         Console.WriteLine($"  elapsed (produce→rows) {elapsed.TotalSeconds,12:0.00} s");
         Console.WriteLine($"  rate                   {rows / elapsed.TotalSeconds,12:N0} rows/s");
         Console.WriteLine($"  worker exit code       {workerExit,12}");
         Console.WriteLine($"  total demo time        {total.Elapsed.TotalSeconds,12:0.0} s");
-        var ok = deliveredTotal == messages && rows == messages && workerExit == 0;
+        var ok = deliveredTotal == messages && rows == messages && distinct == messages && workerExit == 0;
         Console.WriteLine(ok ? "demo: OK — every produced message is one row" : $"demo: FAILED — produced {deliveredTotal:N0}, rows {rows:N0}, worker exit {workerExit}; worker log:\n{Wait.Tail(worker.LogFile)}");
-        _ = distinct;
         return ok ? 0 : 1;
     }
 }

@@ -3,7 +3,7 @@ using Ingest.LocalStack;
 using Ingest.LocalStack.Kafka;
 
 // Ingest.LocalStack: real local services for tests, the demo and the load harness.
-//   demo  [--messages N] [--partitions P] [--format Native|JSONEachRow]   the README's demo (exit 1 unless produced == rows)
+//   demo  [--messages N] [--partitions P] [--format Native|JSONEachRow] [--checkpoints on|off]   the README's demo (exit 1 unless produced == rows)
 //   kafka [--brokers N] [--topic name:partitions]...   a standalone mock Kafka cluster until Ctrl-C / SIGTERM
 //   up    [single|independent|two-subcluster] [--https]  a whole topology until Ctrl-C / SIGTERM, endpoints printed
 using var cts = new CancellationTokenSource();
@@ -24,7 +24,8 @@ try
     switch (command)
     {
         case "demo":
-            return await Demo.RunAsync(Option("--messages", 500_000L), (int)Option("--partitions", 16L), Text("--format", "Native"), cts.Token);
+            return await Demo.RunAsync(Option("--messages", 500_000L), (int)Option("--partitions", 16L), Text("--format", "Native"),
+                Text("--checkpoints", "on") != "off", cts.Token);
 
         case "kafka":
             using (var kafka = MockKafkaCluster.Start((int)Option("--brokers", 3L)))
@@ -62,7 +63,7 @@ try
             return 0;
 
         default:
-            Console.WriteLine("usage: Ingest.LocalStack demo [--messages N] [--partitions P] [--format Native|JSONEachRow] | kafka [--brokers N] [--topic name:partitions]... | up [single|independent|two-subcluster] [--https]");
+            Console.WriteLine("usage: Ingest.LocalStack demo [--messages N] [--partitions P] [--format Native|JSONEachRow] [--checkpoints on|off] | kafka [--brokers N] [--topic name:partitions]... | up [single|independent|two-subcluster] [--https]");
             return command is "help" or "--help" ? 0 : 2;
     }
 }

@@ -25,6 +25,9 @@ internal sealed class ReplayIdentity
 
     private readonly string _prefix;
 
+    /// <summary>Settings the identity depends on; an operator's value for them is overridden.</summary>
+    public static IReadOnlyCollection<string> ControlledSettings { get; } = [.. Unsquashed.Keys, "insert_deduplication_token"];
+
     public ReplayIdentity(bool tokens, string consumerGroup, string table)
     {
         UsesTokens = tokens;

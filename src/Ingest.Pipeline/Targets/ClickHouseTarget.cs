@@ -61,7 +61,13 @@ internal sealed class ClickHouseTarget : IDisposable
         var format = batches[0].Rows.Format;
         var rows = batches.Sum(b => b.Rows.Rows);
         var settings = format == "JSONEachRow" ? _jsonSettings : _options.Settings;
-        if (extraSettings is not null) settings = new Dictionary<string, string>(settings.Concat(extraSettings));
+        if (extraSettings is not null)
+        {
+            // The replay identity's settings win over the operator's: changing them would break deduplication.
+            var merged = new Dictionary<string, string>(settings);
+            foreach (var (k, v) in extraSettings) merged[k] = v;
+            settings = merged;
+        }
         try
         {
             await RunAsync($"insert of {Describe(batches)} into {_options.Table}", async client =>
