@@ -5,7 +5,8 @@
 # both summaries with the load average before each run, and where the CPU went during each run: seconds of CPU
 # used by the demo process (the producer and the in-process mock Kafka brokers), the worker and ClickHouse
 # (sampled from /proc every 0.2 s), and how busy the whole machine was (/proc/stat; includes anything else running).
-#   perf/compare-demo.sh [--messages N] [--partitions P] [--repeat R] [--native-first]
+#   perf/compare-demo.sh [--messages N] [--partitions P] [--repeat R] [--native-first] [--checkpoints]
+# --checkpoints compares Native with offset checkpoints off (at-least-once) and on (exactly-once) instead.
 # Defaults: 2,000,000 messages over 64 partitions (~4.1 MB per partition, under the mock's 5 MiB), 1 round,
 # JSONEachRow first (--native-first swaps the order, to check that running second is not what makes a difference).
 set -euo pipefail
@@ -15,14 +16,15 @@ cd "$root"
 messages=2000000
 partitions=64
 repeat=1
-formats="JSONEachRow Native"
+variants="JSONEachRow Native"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --messages) messages=$2; shift 2 ;;
     --partitions) partitions=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
-    --native-first) formats="Native JSONEachRow"; shift ;;
-    *) echo "usage: perf/compare-demo.sh [--messages N] [--partitions P] [--repeat R] [--native-first]" >&2; exit 2 ;;
+    --native-first) variants="Native JSONEachRow"; shift ;;
+    --checkpoints) variants="Native:off Native:on"; shift ;;
+    *) echo "usage: perf/compare-demo.sh [--messages N] [--partitions P] [--repeat R] [--native-first] [--checkpoints]" >&2; exit 2 ;;
   esac
 done
 
@@ -43,9 +45,10 @@ machine() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /pr
 
 # Runs the demo in the background, sampling its and its children's CPU until it exits; prints a CPU line.
 run_demo() {
-  local format=$1 log=$2
+  local variant=$1 log=$2 format=${1%%:*} checkpoints=on
+  [[ $variant == *:* ]] && checkpoints=${variant##*:}
   read -r busy0 total0 < <(machine)
-  timeout 900 dotnet "$demo" demo --messages "$messages" --partitions "$partitions" --format "$format" >"$log" 2>&1 &
+  timeout 900 dotnet "$demo" demo --messages "$messages" --partitions "$partitions" --format "$format" --checkpoints "$checkpoints" >"$log" 2>&1 &
   local launcher=$! demo_pid="" demo_t=0 worker_t=0 ch_t=0
   while kill -0 "$launcher" 2>/dev/null; do
     [[ -z $demo_pid ]] && demo_pid=$(pgrep -P "$launcher" | head -1 || true)
@@ -72,12 +75,12 @@ run_demo() {
 
 status=0
 for round in $(seq 1 "$repeat"); do
-  for format in $formats; do
-    log="$logs/$round-$format.log"
+  for variant in $variants; do
+    log="$logs/$round-$variant.log"
     echo
-    echo "=== round $round: --format $format   (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
+    echo "=== round $round: $variant   (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
     # A bounded run: the demo stops by itself (all rows in, or 60 s without progress); timeout is the backstop.
-    if ! run_demo "$format" "$log"; then
+    if ! run_demo "$variant" "$log"; then
       status=1
       tail -20 "$log"
     fi
@@ -91,8 +94,11 @@ done
 echo
 echo "rates (rows/s, produce start -> all rows in ClickHouse):"
 for round in $(seq 1 "$repeat"); do
-  json=$(awk '/^  rate/ {print $2}' "$logs/$round-JSONEachRow.log")
-  native=$(awk '/^  rate/ {print $2}' "$logs/$round-Native.log")
-  echo "  round $round: JSONEachRow ${json:-failed}   Native ${native:-failed}"
+  line="  round $round:"
+  for variant in $variants; do
+    rate=$(awk '/^  rate/ {print $2}' "$logs/$round-$variant.log")
+    line+="   $variant ${rate:-failed}"
+  done
+  echo "$line"
 done
 exit $status

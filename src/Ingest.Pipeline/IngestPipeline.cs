@@ -30,12 +30,14 @@ public sealed class IngestPipeline : IDisposable
     private readonly Stack<IRowBuffer> _freeBuffers = new();
     private readonly List<TopicPartitionOffset> _commits = [];
     private readonly Dictionary<TopicPartition, ulong> _versions = [];
-    private readonly Dictionary<TopicPartition, long> _replayUntil = [];
-    private readonly Dictionary<TopicPartition, long> _replayFrom = [];
     private readonly HashSet<TopicPartition> _lost = [];
     private CheckpointStore? _checkpoints;
     private ReplayIdentity? _identity;
+    private RangeReader? _rangeReader;
     private readonly long _maxAgeMs;
+
+    /// <summary>Caps a group's size: its members are recorded in every pending checkpoint row of the group.</summary>
+    private const int MaxBatchesPerInsert = 256;
     private TableSchema? _schema;
     private JsonRowDecoder? _decoder;
     private long _inFlightBytes;
@@ -141,19 +143,6 @@ public sealed class IngestPipeline : IDisposable
             _metrics.MessageRejected();
             _logger.LogWarning("Skipping {Topic}/{Partition}@{Offset}: {Error}", tp.Topic, tp.Partition.Value, offset, error);
         }
-        if (_replayUntil.TryGetValue(tp, out var until))
-        {
-            // Replaying a pending range: the batch must be exactly that range again (same rows, same block bytes), so
-            // neither size nor age may cut it.
-            if (offset < until) return;
-            _replayUntil.Remove(tp);
-            if (offset > until || batch.FirstOffset != _replayFrom[tp])
-                _logger.LogWarning("Replay of {Topic}/{Partition} expected offsets {From}..{Until} but got {First}..{Offset} (messages deleted or compacted?); rows may be duplicated",
-                    tp.Topic, tp.Partition.Value, _replayFrom[tp], until, batch.FirstOffset, offset);
-            _replayFrom.Remove(tp);
-            Seal(batch);
-            return;
-        }
         if (batch.Rows.Rows >= _options.Batching.MaxRows || batch.Rows.SourceBytes >= _options.Batching.MaxBytes) Seal(batch);
     }
 
@@ -173,7 +162,7 @@ public sealed class IngestPipeline : IDisposable
         List<PartitionBatch>? due = null;
         foreach (var batch in _open.Values)
         {
-            if (now - batch.StartedAtTicks >= _maxAgeMs && !_replayUntil.ContainsKey(batch.Partition)) (due ??= []).Add(batch);
+            if (now - batch.StartedAtTicks >= _maxAgeMs) (due ??= []).Add(batch);
         }
         if (due is not null)
         {
@@ -204,9 +193,7 @@ public sealed class IngestPipeline : IDisposable
             {
                 var batch = _ready[taken];
                 if (bytes > 0 && bytes + batch.Rows.SourceBytes > _options.Batching.MaxBytes) break;
-                // One batch per INSERT where a shared INSERT would change a replay's identity: JSONEachRow bodies are
-                // cut into blocks by the server, not per batch; token deduplication is per INSERT (ReplayIdentity).
-                if (bytes > 0 && _identity is not null && (_identity.UsesTokens || batch.Rows.Format != "Native")) break;
+                if (group.Count == MaxBatchesPerInsert) break;
                 if (batch.Rows.Rows == 0)
                 {
                     // Every message was rejected: nothing to insert, but the offsets are consumed.
@@ -225,16 +212,17 @@ public sealed class IngestPipeline : IDisposable
             }
             _inserting++;
             var checkpoints = _checkpoints;
-            var settings = _identity?.SettingsFor(group);
+            var members = checkpoints is null ? "" : ReplayIdentity.Members(group);
+            var settings = _identity?.SettingsFor(members);
             _ = Task.Run(async () =>
             {
                 try
                 {
-                    // Write-ahead: the range is on record before its rows can be, so a crash at any point leaves
-                    // either a committed range or a pending one that is replayed identically.
-                    if (checkpoints is not null) await checkpoints.WriteAsync(group, CheckpointState.Pending, _stopping).ConfigureAwait(false);
+                    // Write-ahead: the group is on record before its rows can be, so a crash at any point leaves
+                    // either committed ranges or a pending group that is replayed identically.
+                    if (checkpoints is not null) await checkpoints.WriteAsync(group, CheckpointState.Pending, members, _stopping).ConfigureAwait(false);
                     await _target.InsertAsync(group, settings, _stopping).ConfigureAwait(false);
-                    if (checkpoints is not null) await checkpoints.WriteAsync(group, CheckpointState.Committed, _stopping).ConfigureAwait(false);
+                    if (checkpoints is not null) await checkpoints.WriteAsync(group, CheckpointState.Committed, members, _stopping).ConfigureAwait(false);
                     _completed.Enqueue((group, true, null));
                 }
                 catch (Exception e)
@@ -290,7 +278,7 @@ public sealed class IngestPipeline : IDisposable
 
     /// <summary>The group took these partitions away without a clean revoke (this worker missed its session: a long
     /// pause, a network split), so another worker may own them already. Nothing more is sent for them: open and
-    /// queued batches are dropped, unfinished replays abandoned, and the next owner resumes from the checkpoints.
+    /// queued batches are dropped, and the next owner resumes from the checkpoints.
     /// An INSERT already under way cannot be recalled; it completes, but its offsets are not committed to Kafka
     /// (docs/exactly-once.md, "Limits").</summary>
     private void Abandon(HashSet<TopicPartition> lost)
@@ -300,8 +288,6 @@ public sealed class IngestPipeline : IDisposable
             string.Join(", ", lost));
         foreach (var p in lost)
         {
-            _replayUntil.Remove(p);
-            _replayFrom.Remove(p);
             if (_open.Remove(p, out var open)) open.Rows.Dispose();
             if (!_sealed.TryGetValue(p, out var queue)) continue;
             // The queue's head is in flight unless it still waits in _ready.
@@ -327,8 +313,9 @@ public sealed class IngestPipeline : IDisposable
     }
 
     /// <summary>Resumes each partition from its checkpoint in ClickHouse (the source of truth), not from Kafka's
-    /// committed offset: after a committed range, or at the start of a pending one, which is then replayed exactly.
-    /// Partitions without a checkpoint start from Kafka's committed offset (or the earliest).</summary>
+    /// committed offset: after its committed range; or, when the range is pending (its INSERT may or may not have
+    /// landed), after replaying the whole pending group first (<see cref="ReplayGroup"/>). Partitions without a
+    /// checkpoint start from Kafka's committed offset (or the earliest).</summary>
     private IEnumerable<TopicPartitionOffset> OnAssigned(List<TopicPartition> parts)
     {
         IsAssigned = parts.Count > 0;
@@ -342,25 +329,47 @@ public sealed class IngestPipeline : IDisposable
         var offsets = new List<TopicPartitionOffset>(parts.Count);
         foreach (var p in parts)
         {
-            if (!found.TryGetValue(p, out var cp))
-            {
-                _versions[p] = 0;
-                offsets.Add(new TopicPartitionOffset(p, Offset.Unset));
-                continue;
-            }
-            _versions[p] = cp.Version;
-            if (cp.State == CheckpointState.Pending)
-            {
-                _metrics.Replayed();
-                _replayFrom[p] = cp.FirstOffset;
-                _replayUntil[p] = cp.LastOffset;
-            }
-            offsets.Add(new TopicPartitionOffset(p, new Offset(cp.ResumeOffset)));
+            _versions[p] = found.TryGetValue(p, out var cp) ? cp.Version : 0;
+            offsets.Add(new TopicPartitionOffset(p, found.ContainsKey(p) ? new Offset(cp.LastOffset + 1) : Offset.Unset));
         }
-        _logger.LogInformation("Assigned {Partitions}; resuming from {Checkpoints}: {Offsets}{Replays}", string.Join(", ", parts), _checkpoints.Table,
-            string.Join(", ", offsets.Select(o => $"{o.Topic}[{o.Partition.Value}]@{(o.Offset == Offset.Unset ? "kafka" : o.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture))}")),
-            _replayUntil.Count == 0 ? "" : "; replaying pending " + string.Join(", ", _replayUntil.Select(r => $"{r.Key.Topic}[{r.Key.Partition.Value}] {_replayFrom[r.Key]}..{r.Value}")));
+        _logger.LogInformation("Assigned {Partitions}; resuming from {Checkpoints}: {Offsets}", string.Join(", ", parts), _checkpoints.Table,
+            string.Join(", ", offsets.Select(o => $"{o.Topic}[{o.Partition.Value}]@{(o.Offset == Offset.Unset ? "kafka" : o.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture))}")));
+        foreach (var pending in found.Where(f => f.Value.State == CheckpointState.Pending).GroupBy(f => f.Value.Members))
+            ReplayGroup(pending.Key, pending.Select(f => f.Key).ToList());
         return offsets;
+    }
+
+    /// <summary>A pending group: its INSERT may or may not have landed. Rebuilds every member batch from Kafka, in
+    /// the recorded order, with the same decoding (so the same block), inserts it again (the server drops it if it
+    /// had landed), and marks the partitions this worker owns committed. Members owned by other workers are read
+    /// too (the group must be whole to be the same block); their owners do the same replay, which is then a
+    /// duplicate the server drops, and write their own checkpoints.</summary>
+    private void ReplayGroup(string members, List<TopicPartition> owned)
+    {
+        var ranges = ReplayIdentity.ParseMembers(members);
+        _logger.LogWarning("Replaying pending group {Members} (owned here: {Owned})", members, string.Join(", ", owned));
+        _metrics.Replayed();
+        _rangeReader ??= new RangeReader(_options, _decoder?.NeedsTimestamp == true);
+        var group = new List<PartitionBatch>(ranges.Count);
+        try
+        {
+            foreach (var (partition, first, last) in ranges)
+            {
+                var batch = new PartitionBatch(partition, RentBuffer());
+                group.Add(batch);
+                if (_rangeReader.Read(batch, first, last, TimeSpan.FromSeconds(60), _stopping) is { } difference)
+                    _logger.LogError("Replay of {Partition} {First}..{Last}: {Difference}; its rows may be duplicated", partition, first, last, difference);
+            }
+            var nonEmpty = group.Where(b => b.Rows.Rows > 0).ToList();
+            if (nonEmpty.Count > 0) _target.InsertAsync(nonEmpty, _identity!.SettingsFor(members), _stopping).GetAwaiter().GetResult();
+            var mine = group.Where(b => owned.Contains(b.Partition)).ToList();
+            foreach (var batch in mine) batch.CommittedVersion = NextVersion(batch.Partition);
+            _checkpoints!.WriteAsync(mine, CheckpointState.Committed, members, _stopping).GetAwaiter().GetResult();
+        }
+        finally
+        {
+            foreach (var batch in group) Recycle(batch);
+        }
     }
 
     /// <summary>Checkpoint versions only grow per partition, whichever worker writes (a worker's clock may lag the
@@ -472,19 +481,7 @@ public sealed class IngestPipeline : IDisposable
     private void FlushAndWait(IConsumer<Ignore, int> consumer, HashSet<TopicPartition>? partitions)
     {
         if (_failed) return;
-        foreach (var batch in _open.Values.Where(b => partitions is null || partitions.Contains(b.Partition)).ToList())
-        {
-            if (_replayUntil.Remove(batch.Partition))
-            {
-                // An unfinished replay cannot be cut short (its range must stay whole); its pending checkpoint stays,
-                // and whoever gets the partition next replays it.
-                _replayFrom.Remove(batch.Partition);
-                _open.Remove(batch.Partition);
-                batch.Rows.Dispose();
-                continue;
-            }
-            Seal(batch);
-        }
+        foreach (var batch in _open.Values.Where(b => partitions is null || partitions.Contains(b.Partition)).ToList()) Seal(batch);
         while (_sealed.Keys.Any(p => partitions is null || partitions.Contains(p)))
         {
             DrainCompleted(consumer);
@@ -515,6 +512,7 @@ public sealed class IngestPipeline : IDisposable
         }
         while (_freeBuffers.TryPop(out var buffer)) buffer.Dispose();
         _message.Dispose();
+        _rangeReader?.Dispose();
         _target.Dispose();
     }
 }

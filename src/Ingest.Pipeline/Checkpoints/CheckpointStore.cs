@@ -17,7 +17,7 @@ internal enum CheckpointState : byte
     Committed = 2,
 }
 
-internal readonly record struct Checkpoint(long FirstOffset, long LastOffset, CheckpointState State, ulong Version)
+internal readonly record struct Checkpoint(long FirstOffset, long LastOffset, CheckpointState State, ulong Version, string Members)
 {
     /// <summary>Where consumption resumes: the start of a pending range (it is replayed), or after a committed one.</summary>
     public long ResumeOffset => State == CheckpointState.Pending ? FirstOffset : LastOffset + 1;
@@ -64,7 +64,8 @@ internal sealed class CheckpointStore
                 rows UInt64,
                 worker String,
                 updated_at DateTime,
-                version UInt64
+                version UInt64,
+                members String
             )
             ENGINE = {engine}
             ORDER BY (consumer_group, target_table, topic, partition)
@@ -87,7 +88,7 @@ internal sealed class CheckpointStore
         if (partitions.Count == 0) return result;
         var topics = string.Join(", ", partitions.Select(p => p.Topic).Distinct().Select(Quote));
         var text = await _target.QueryAsync($"""
-            SELECT topic, partition, argMax(first_offset, version), argMax(last_offset, version), argMax(toUInt8(state), version), max(version)
+            SELECT topic, partition, argMax(first_offset, version), argMax(last_offset, version), argMax(toUInt8(state), version), max(version), argMax(members, version)
             FROM {Table}
             WHERE consumer_group = {Quote(_group)} AND target_table = {Quote(_target.Table)} AND topic IN ({topics})
             GROUP BY topic, partition
@@ -103,23 +104,28 @@ internal sealed class CheckpointStore
                 long.Parse(f[2], CultureInfo.InvariantCulture),
                 long.Parse(f[3], CultureInfo.InvariantCulture),
                 (CheckpointState)byte.Parse(f[4], CultureInfo.InvariantCulture),
-                ulong.Parse(f[5], CultureInfo.InvariantCulture));
+                ulong.Parse(f[5], CultureInfo.InvariantCulture),
+                f.Length > 6 ? Unescape(f[6]) : "");
         }
         return result;
     }
 
-    /// <summary>Records the batches' ranges in <paramref name="state"/> (one INSERT for all of them). Not deduplicated:
-    /// a retried write is an identical row, harmless for ReplacingMergeTree.</summary>
-    public Task WriteAsync(IReadOnlyList<PartitionBatch> batches, CheckpointState state, CancellationToken stopping)
+    /// <summary>Records the batches' ranges in <paramref name="state"/> (one INSERT for all of them), each row with the
+    /// group's <paramref name="members"/> (<see cref="ReplayIdentity.Members"/>), so whoever owns any of its
+    /// partitions next can rebuild the whole group. Not deduplicated: a retried write is an identical row,
+    /// harmless for ReplacingMergeTree.</summary>
+    public Task WriteAsync(IReadOnlyList<PartitionBatch> batches, CheckpointState state, string members, CancellationToken stopping)
     {
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        var sb = new StringBuilder(batches.Count * 128);
+        var sb = new StringBuilder(batches.Count * (128 + members.Length));
+        var escapedMembers = Escape(members);
         foreach (var b in batches)
         {
             sb.Append(Escape(_group)).Append('\t').Append(Escape(_target.Table)).Append('\t').Append(Escape(b.Partition.Topic)).Append('\t')
               .Append(b.Partition.Partition.Value).Append('\t').Append(b.FirstOffset).Append('\t').Append(b.LastOffset).Append('\t')
               .Append(state == CheckpointState.Pending ? "pending" : "committed").Append('\t').Append(b.Rows.Rows).Append('\t').Append(Escape(_worker)).Append('\t')
-              .Append(now).Append('\t').Append(state == CheckpointState.Pending ? b.PendingVersion : b.CommittedVersion).Append('\n');
+              .Append(now).Append('\t').Append(state == CheckpointState.Pending ? b.PendingVersion : b.CommittedVersion).Append('\t')
+              .Append(escapedMembers).Append('\n');
         }
         var body = sb.ToString();
         return _target.RunAsync($"{state.ToString().ToLowerInvariant()} checkpoint of {string.Join(", ", batches)}", async client =>

@@ -9,9 +9,9 @@ using Ingest.Pipeline.Decoding;
 
 namespace Ingest.IntegrationTests.Checkpoints;
 
-/// <summary>Replay identity on modern ClickHouse (chDB 26.7): our batches' Native blocks, inserted with exactly the
-/// settings the pipeline sends (<see cref="ReplayIdentity"/>), replayed; and the server facts behind the design
-/// (block identity depends on position in the INSERT; identical rows collide without a token).</summary>
+/// <summary>Replay identity on modern ClickHouse (chDB 26.7): groups of our batches' Native blocks, inserted with
+/// exactly the settings the pipeline sends (<see cref="ReplayIdentity"/>), replayed; and the server facts behind the
+/// design (a member replayed alone is a different block; identical rows collide without a token).</summary>
 public sealed class ModernDeduplicationChdbTests
 {
     private static readonly string Database = $"dedup_{Guid.NewGuid():N}";
@@ -26,60 +26,65 @@ public sealed class ModernDeduplicationChdbTests
     }
 
     [Fact]
-    public void The_server_has_tokens_so_the_pipeline_uses_one_batch_per_insert_with_a_token()
+    public void The_server_has_tokens_and_a_group_token_follows_from_its_members()
     {
         Assert.Equal("1\n", _chdb.Query(ReplayIdentity.TokenSupportQuery));
         var identity = new ReplayIdentity(true, "g.a", "db.t");
         var table = NewTable("SETTINGS non_replicated_deduplication_window = 100");
         var a = Batch(table, 0, 0, [1, 2, 3]);
-        var settings = identity.SettingsFor([a]);
-        Assert.Equal("ingest:g.a:db.t:events:0:0-2", settings["insert_deduplication_token"]);
-        Assert.Throws<InvalidOperationException>(() => identity.SettingsFor([a, Batch(table, 1, 0, [4])]));
+        var c = Batch(table, 1, 0, [4]);
+        var members = ReplayIdentity.Members([a, c]);
+        Assert.Equal("events:0:0-2,events:1:0-0", members);
+        Assert.Equal([(a.Partition, 0L, 2L), (c.Partition, 0L, 0L)], ReplayIdentity.ParseMembers(members));
+        var token = identity.SettingsFor(members)["insert_deduplication_token"];
+        Assert.StartsWith("ingest:g.a:db.t:", token, StringComparison.Ordinal);
+        Assert.Equal(token, identity.SettingsFor("events:0:0-2,events:1:0-0")["insert_deduplication_token"]);
+        Assert.NotEqual(token, identity.SettingsFor("events:1:0-0,events:0:0-2")["insert_deduplication_token"]);
+        Assert.Equal("1048545", identity.SettingsFor(members)["min_insert_block_size_rows"]);
     }
 
     [Fact]
-    public void Token_replays_are_dropped_and_ranges_with_identical_rows_are_kept()
+    public void A_group_replayed_whole_is_dropped_and_groups_with_identical_rows_are_kept()
     {
         var identity = new ReplayIdentity(true, "g.a", "db.t");
         var table = NewTable("SETTINGS non_replicated_deduplication_window = 100");
         var a = Batch(table, 0, 0, [1, 2, 3]);
-        var b = Batch(table, 0, 3, [1, 2, 3]); // the next range of the same partition, byte-identical rows
         var c = Batch(table, 1, 0, [4, 5, 6]);
-        foreach (var batch in new[] { a, b, c }) Insert(table, [batch], identity.SettingsFor([batch]));
+        var b = Batch(table, 0, 3, [1, 2, 3]); // the next range of partition 0, byte-identical rows to a
+        Insert(table, [a, c], identity.SettingsFor(ReplayIdentity.Members([a, c])));
+        Insert(table, [b], identity.SettingsFor(ReplayIdentity.Members([b])));
         Assert.Equal("9\n", _chdb.Query($"SELECT count() FROM {table}"));
 
-        // A crash after the INSERTs and before "committed": every range replayed, in another order.
-        foreach (var batch in new[] { c, a, b }) Insert(table, [batch], identity.SettingsFor([batch]));
+        // A crash after the INSERTs and before "committed": both groups replayed whole, in their recorded order.
+        Insert(table, [b], identity.SettingsFor(ReplayIdentity.Members([b])));
+        Insert(table, [a, c], identity.SettingsFor(ReplayIdentity.Members([a, c])));
         Assert.Equal("9\n", _chdb.Query($"SELECT count() FROM {table}"));
     }
 
     [Fact]
-    public void Without_a_token_identical_rows_in_another_range_are_taken_for_a_replay()
+    public void Without_a_token_identical_rows_in_another_group_are_taken_for_a_replay()
     {
-        // Why the block-hash mode (18.16) wants _partition/_offset columns: the second range is silently dropped.
+        // Why checksum mode (18.16) wants _partition/_offset columns: the second group is silently dropped.
         var identity = new ReplayIdentity(false, "g.a", "db.t");
         var table = NewTable("SETTINGS non_replicated_deduplication_window = 100");
         var a = Batch(table, 0, 0, [1, 2, 3]);
         var b = Batch(table, 0, 3, [1, 2, 3]);
-        Insert(table, [a], identity.SettingsFor([a]));
-        Insert(table, [b], identity.SettingsFor([b]));
+        Insert(table, [a], identity.SettingsFor(ReplayIdentity.Members([a])));
+        Insert(table, [b], identity.SettingsFor(ReplayIdentity.Members([b])));
         Assert.Equal("3\n", _chdb.Query($"SELECT count() FROM {table}"));
     }
 
     [Fact]
-    public void On_modern_servers_a_block_replayed_in_another_position_of_the_INSERT_is_not_recognised()
+    public void A_member_replayed_alone_is_not_recognised_so_replays_rebuild_the_whole_group()
     {
-        // Why token mode sends one batch per INSERT (18.16, by contrast, identifies a block by its part's checksum
-        // wherever it sits: CheckpointTests replays grouped batches alone there).
-        var unsquashed = new ReplayIdentity(false, "g.a", "db.t");
+        var identity = new ReplayIdentity(false, "g.a", "db.t");
         var table = NewTable("SETTINGS non_replicated_deduplication_window = 100");
         var a = Batch(table, 0, 0, [1, 2, 3]);
         var c = Batch(table, 1, 0, [4, 5, 6]);
-        Insert(table, [a, c], unsquashed.SettingsFor([a, c]));
+        Insert(table, [a, c], identity.SettingsFor(ReplayIdentity.Members([a, c])));
+        Insert(table, [a, c], identity.SettingsFor(ReplayIdentity.Members([a, c])));
         Assert.Equal("6\n", _chdb.Query($"SELECT count() FROM {table}"));
-        Insert(table, [a], unsquashed.SettingsFor([a])); // same position (first): dropped
-        Assert.Equal("6\n", _chdb.Query($"SELECT count() FROM {table}"));
-        Insert(table, [c], unsquashed.SettingsFor([c])); // was second, now first: stored again
+        Insert(table, [a], identity.SettingsFor(ReplayIdentity.Members([a]))); // one member alone: a new block
         Assert.Equal("9\n", _chdb.Query($"SELECT count() FROM {table}"));
     }
 
@@ -97,8 +102,8 @@ public sealed class ModernDeduplicationChdbTests
             Assert.Equal(exactlyOnce, guarantee.ExactlyOnce);
 
             var a = Batch(table, 0, 0, [1, 2, 3]);
-            Insert(table, [a], identity.SettingsFor([a]));
-            Insert(table, [a], identity.SettingsFor([a]));
+            Insert(table, [a], identity.SettingsFor(ReplayIdentity.Members([a])));
+            Insert(table, [a], identity.SettingsFor(ReplayIdentity.Members([a])));
             Assert.Equal(exactlyOnce ? "3\n" : "6\n", _chdb.Query($"SELECT count() FROM {table}"));
         }
     }

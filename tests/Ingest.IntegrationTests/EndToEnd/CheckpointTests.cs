@@ -37,7 +37,7 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
         await Node.Client.ExecuteAsync($"ALTER TABLE {table} DELETE WHERE _partition = 1 AND _offset >= 80");
         await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n == 280, TimeSpan.FromSeconds(30));
         await Node.Client.ExecuteAsync(
-            $"INSERT INTO default.ingest_checkpoints SELECT consumer_group, target_table, topic, partition, 0, 79, 'committed', 80, 'restore', now(), version + 1 " +
+            $"INSERT INTO default.ingest_checkpoints SELECT consumer_group, target_table, topic, partition, 0, 79, 'committed', 80, 'restore', now(), version + 1, '' " +
             $"FROM default.ingest_checkpoints WHERE topic = '{topic}' AND partition = 1 ORDER BY version DESC LIMIT 1");
 
         Produce(topic, 3, 100, 50);
@@ -60,20 +60,19 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
         var (topic, table) = await NewTopicAndTableAsync("pending", 3);
         Produce(topic, 3, 0, 200);
         var options = Options(topic, table);
-        // An operator's squashing setting must not win over the replay identity's (it would glue the partitions'
-        // blocks into one, and the replays below, each partition alone, would not be recognised).
-        options.ClickHouse.Settings["min_insert_block_size_rows"] = "1048576";
+        // An operator's squashing setting must not win over the replay identity's pinned one (a replay would be cut
+        // into other blocks than the first INSERT if it changed in between).
+        options.ClickHouse.Settings["min_insert_block_size_rows"] = "1";
         using (var run = new InProcessPipeline(options))
         {
             await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n >= 600, TimeSpan.FromSeconds(60));
             run.Stop();
         }
-        // A crash after the INSERT was acknowledged but before "committed" was written: the newest checkpoint of
-        // every partition goes back to pending for its last range (which went out in a multi-partition INSERT;
-        // each partition now replays alone).
+        // A crash after the INSERTs were acknowledged but before "committed" was written: the newest checkpoint of
+        // every partition goes back to pending for its last range, with the group it went out in.
         await Node.Client.ExecuteAsync(
             "INSERT INTO default.ingest_checkpoints SELECT consumer_group, target_table, topic, partition, " +
-            "argMax(first_offset, version), argMax(last_offset, version), 'pending', argMax(rows, version), 'crashed', now(), max(version) + 1 " +
+            "argMax(first_offset, version), argMax(last_offset, version), 'pending', argMax(rows, version), 'crashed', now(), max(version) + 1, argMax(members, version) " +
             $"FROM default.ingest_checkpoints WHERE topic = '{topic}' GROUP BY consumer_group, target_table, topic, partition");
         Produce(topic, 3, 200, 10);
         using (var run = new InProcessPipeline(options))
@@ -83,7 +82,7 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
                 n => n == 3, TimeSpan.FromSeconds(30));
             await Task.Delay(500);
             run.Stop();
-            Assert.Equal(3, run.Metrics.Replays);
+            Assert.InRange(run.Metrics.Replays, 1, 3);
             Assert.True(run.Metrics.RowsInserted >= 30 + 3, $"the pending ranges should have been inserted again (rows inserted: {run.Metrics.RowsInserted})");
         }
         Assert.Equal(630, await CountAsync($"SELECT count() FROM {table}"));
