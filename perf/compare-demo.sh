@@ -49,7 +49,9 @@ run_demo() {
   [[ $variant == *:* ]] && checkpoints=${variant##*:}
   read -r busy0 total0 < <(machine)
   timeout 900 dotnet "$demo" demo --messages "$messages" --partitions "$partitions" --format "$format" --checkpoints "$checkpoints" >"$log" 2>&1 &
-  local launcher=$! demo_pid="" demo_t=0 worker_t=0 ch_t=0
+  local launcher=$! demo_pid="" demo_t=0
+  # Last CPU reading of every child (the worker, each ClickHouse server, each ZooKeeper), by pid.
+  declare -A child_ticks=() child_kind=()
   while kill -0 "$launcher" 2>/dev/null; do
     [[ -z $demo_pid ]] && demo_pid=$(pgrep -P "$launcher" | head -1 || true)
     if [[ -n $demo_pid ]]; then
@@ -58,19 +60,29 @@ run_demo() {
         t=$(ticks "$child") || continue
         [[ -z $t ]] && continue
         case "$(tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null)" in
-          *Ingest.Worker.dll*) worker_t=$t ;;
-          *clickhouse-server*) ch_t=$t ;;
+          *Ingest.Worker.dll*) child_kind[$child]=worker ;;
+          *clickhouse-server*) child_kind[$child]=clickhouse ;;
+          *QuorumPeerMain*) child_kind[$child]=zookeeper ;;
+          *) continue ;;
         esac
+        child_ticks[$child]=$t
       done
     fi
     sleep 0.2
   done
   wait "$launcher" || return 1
   read -r busy1 total1 < <(machine)
-  local hz
+  local hz worker_t=0 ch_t=0 zk_t=0
+  for pid in "${!child_ticks[@]}"; do
+    case ${child_kind[$pid]} in
+      worker) worker_t=$((worker_t + child_ticks[$pid])) ;;
+      clickhouse) ch_t=$((ch_t + child_ticks[$pid])) ;;
+      zookeeper) zk_t=$((zk_t + child_ticks[$pid])) ;;
+    esac
+  done
   hz=$(getconf CLK_TCK)
-  awk -v d="$demo_t" -v w="$worker_t" -v c="$ch_t" -v hz="$hz" -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) -v n="$(nproc)" 'BEGIN {
-    printf "  CPU seconds            demo (producer + mock Kafka) %.1f   worker %.1f   ClickHouse %.1f   machine busy %.0f%% of %d cores over the run\n", d/hz, w/hz, c/hz, 100*b/t, n }' >>"$log"
+  awk -v d="$demo_t" -v w="$worker_t" -v c="$ch_t" -v z="$zk_t" -v hz="$hz" -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) -v n="$(nproc)" 'BEGIN {
+    printf "  CPU seconds            demo (producer + mock Kafka) %.1f   worker %.1f   ClickHouse %.1f   ZooKeeper %.1f   machine busy %.0f%% of %d cores over the run\n", d/hz, w/hz, c/hz, z/hz, 100*b/t, n }' >>"$log"
 }
 
 status=0

@@ -9,8 +9,8 @@ namespace Ingest.Pipeline.Checkpoints;
 /// in /metrics instead of finding out from duplicates.</summary>
 internal sealed partial record DeliveryGuarantee(bool ExactlyOnce, string Description, IReadOnlyList<string> Warnings)
 {
-    /// <summary>Below this many blocks, a replay after a few seconds' outage may fall out of the window when many
-    /// partitions write the table (64 partitions flushing every second: 100 blocks in ~1.5 s).</summary>
+    /// <summary>Below this many blocks, a replay after a short outage may fall out of the window when several
+    /// workers write the table (each group is a block per table partition it touches).</summary>
     private const int RecommendedWindow = 1000;
 
     public static async Task<DeliveryGuarantee> ReadAsync(ClickHouseTarget target, bool checkpoints, bool tokens, bool hasOffsetColumn, CancellationToken ct)
