@@ -1,4 +1,3 @@
-using System.Globalization;
 using Confluent.Kafka;
 using Ingest.LocalStack.Kafka;
 using Ingest.Pipeline;
@@ -20,7 +19,7 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
         var options = Options(topic, table);
         using (var run = new InProcessPipeline(options))
         {
-            await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n >= 300, TimeSpan.FromSeconds(60));
+            await Poll.UntilAsync(() => Node.CountAsync($"SELECT count() FROM {table}"), n => n >= 300, TimeSpan.FromSeconds(60));
             run.Stop();
             Assert.Equal(1, run.Metrics.ExactlyOnce);
             Assert.Equal(0, run.Metrics.Replays);
@@ -35,7 +34,7 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
         // Partition 1: ClickHouse's checkpoint is behind Kafka's committed offset, as after restoring a backup taken
         // at offset 79: the rows after it are gone from the table and must come back from Kafka.
         await Node.Client.ExecuteAsync($"ALTER TABLE {table} DELETE WHERE _partition = 1 AND _offset >= 80");
-        await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n == 280, TimeSpan.FromSeconds(30));
+        await Poll.UntilAsync(() => Node.CountAsync($"SELECT count() FROM {table}"), n => n == 280, TimeSpan.FromSeconds(30));
         await Node.Client.ExecuteAsync(
             $"INSERT INTO default.ingest_checkpoints SELECT consumer_group, target_table, topic, partition, 0, 79, 'committed', 80, 'restore', now(), version + 1, '' " +
             $"FROM default.ingest_checkpoints WHERE topic = '{topic}' AND partition = 1 ORDER BY version DESC LIMIT 1");
@@ -43,7 +42,7 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
         Produce(topic, 3, 100, 50);
         using (var run = new InProcessPipeline(options))
         {
-            await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n >= 450, TimeSpan.FromSeconds(60));
+            await Poll.UntilAsync(() => Node.CountAsync($"SELECT count() FROM {table}"), n => n >= 450, TimeSpan.FromSeconds(60));
             await Task.Delay(1000); // past a batch age: a replayed duplicate would show now
             run.Stop();
         }
@@ -51,7 +50,7 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
             $"SELECT _partition, count(), uniqExact(_offset), min(_offset), max(_offset) FROM {table} GROUP BY _partition ORDER BY _partition FORMAT TSV"));
         Assert.Equal([150, 150, 150], Committed(topic, 3));
         // The other provenance columns: the topic, and the message timestamps (fetched because the table has them).
-        Assert.Equal(450, await CountAsync($"SELECT count() FROM {table} WHERE _topic = '{topic}' AND _timestamp > now() - 3600 AND _timestamp <= now()"));
+        Assert.Equal(450, await Node.CountAsync($"SELECT count() FROM {table} WHERE _topic = '{topic}' AND _timestamp > now() - 3600 AND _timestamp <= now()"));
     }
 
     [Fact]
@@ -65,7 +64,7 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
         options.ClickHouse.Settings["min_insert_block_size_rows"] = "1";
         using (var run = new InProcessPipeline(options))
         {
-            await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n >= 600, TimeSpan.FromSeconds(60));
+            await Poll.UntilAsync(() => Node.CountAsync($"SELECT count() FROM {table}"), n => n >= 600, TimeSpan.FromSeconds(60));
             run.Stop();
         }
         // A crash after the INSERTs were acknowledged but before "committed" was written: the newest checkpoint of
@@ -77,41 +76,25 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
         Produce(topic, 3, 200, 10);
         using (var run = new InProcessPipeline(options))
         {
-            await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n >= 630, TimeSpan.FromSeconds(60));
-            await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM (SELECT partition, argMax(state, version) AS s FROM default.ingest_checkpoints WHERE topic = '{topic}' GROUP BY partition) WHERE s = 'committed'"),
+            await Poll.UntilAsync(() => Node.CountAsync($"SELECT count() FROM {table}"), n => n >= 630, TimeSpan.FromSeconds(60));
+            await Poll.UntilAsync(() => Node.CountAsync($"SELECT count() FROM (SELECT partition, argMax(state, version) AS s FROM default.ingest_checkpoints WHERE topic = '{topic}' GROUP BY partition) WHERE s = 'committed'"),
                 n => n == 3, TimeSpan.FromSeconds(30));
             await Task.Delay(500);
             run.Stop();
             Assert.InRange(run.Metrics.Replays, 1, 3);
             Assert.True(run.Metrics.RowsInserted >= 30 + 3, $"the pending ranges should have been inserted again (rows inserted: {run.Metrics.RowsInserted})");
         }
-        Assert.Equal(630, await CountAsync($"SELECT count() FROM {table}"));
-        Assert.Equal(630, await CountAsync($"SELECT uniqExact(_partition, _offset) FROM {table}"));
+        Assert.Equal(630, await Node.CountAsync($"SELECT count() FROM {table}"));
+        Assert.Equal(630, await Node.CountAsync($"SELECT uniqExact(_partition, _offset) FROM {table}"));
     }
 
-    private IngestOptions Options(string topic, string table) => new()
-    {
-        Region = "a",
-        Kafka =
-        {
-            BootstrapServers = _stack.KafkaBootstrap,
-            Group = topic,
-            Topics = [topic],
-            Properties = { ["session.timeout.ms"] = "6000" },
-        },
-        ClickHouse = { Endpoints = [Node.HttpEndpoint.ToString()], Table = table },
-        Batching = { MaxAge = TimeSpan.FromMilliseconds(150) },
-    };
+    private IngestOptions Options(string topic, string table) => Load.Options(_stack.KafkaBootstrap, Node, topic, table);
 
     private async Task<(string Topic, string Table)> NewTopicAndTableAsync(string name, int partitions)
     {
         var topic = StackFixture.NewTopic(name);
         _stack.Kafka!.CreateTopic(topic, partitions);
-        var table = $"default.{name}_{Guid.NewGuid():N}"[..30];
-        await Node.Client.ExecuteAsync(
-            $"CREATE TABLE {table} ({SampleEvents.TableColumns}, seq UInt64, _topic String, _partition UInt32, _offset UInt64, _timestamp DateTime) " +
-            $"ENGINE = ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{table}', '{{replica}}') ORDER BY (_partition, _offset)");
-        return (topic, table);
+        return (topic, await Load.CreateTableAsync(Node, name, ", _topic String, _timestamp DateTime"));
     }
 
     /// <summary><paramref name="perPartition"/> sample events into every partition, seq = partition * 1,000,000 + i.</summary>
@@ -146,7 +129,4 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
         consumer.Close();
         return Task.CompletedTask;
     }
-
-    private async Task<long> CountAsync(string sql) =>
-        long.Parse(await Node.Client.ScalarAsync(sql) ?? "-1", CultureInfo.InvariantCulture);
 }

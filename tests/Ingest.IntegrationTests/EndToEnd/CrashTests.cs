@@ -1,5 +1,3 @@
-using System.Globalization;
-using Ingest.LocalStack.Kafka;
 using Ingest.LocalStack.Processes;
 using Xunit.Abstractions;
 
@@ -21,23 +19,10 @@ public sealed class CrashTests(IndependentStack fixture, ITestOutputHelper outpu
         output.WriteLine($"seed {seed}");
         var topic = StackFixture.NewTopic("kill");
         _stack.Kafka!.CreateTopic(topic, partitions);
-        var table = $"default.kill_{Guid.NewGuid():N}"[..30];
-        await Node.Client.ExecuteAsync(
-            $"CREATE TABLE {table} ({SampleEvents.TableColumns}, seq UInt64, _partition UInt32, _offset UInt64) " +
-            $"ENGINE = ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{table}', '{{replica}}') ORDER BY (_partition, _offset)");
-
+        var table = await Load.CreateTableAsync(Node, "kill");
         // Load: 500 messages every 100 ms for as long as the kills go on (~2 MiB per partition in all, under the
         // mock's 5 MiB, so nothing is deleted before it is consumed).
-        using var stopProducing = new CancellationTokenSource();
-        long produced = 0;
-        var producer = Task.Run(async () =>
-        {
-            while (!stopProducing.IsCancellationRequested)
-            {
-                Interlocked.Add(ref produced, SampleEvents.Produce(_stack.KafkaBootstrap, topic, Interlocked.Read(ref produced), 500));
-                await Task.Delay(100);
-            }
-        });
+        var producer = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 500, tickMs: 100);
 
         var kills = 0;
         for (var round = 0; round < 10; round++)
@@ -46,25 +31,23 @@ public sealed class CrashTests(IndependentStack fixture, ITestOutputHelper outpu
             // Random moments once it holds partitions: replaying, inserting, writing checkpoints, committing.
             await Poll.UntilAsync(() => IsReadyAsync(worker), ready => ready, TimeSpan.FromSeconds(30));
             await Task.Delay(random.Next(0, 2_500));
-            var rows = await CountAsync($"SELECT count() FROM {table}");
+            var rows = await Node.CountAsync($"SELECT count() FROM {table}");
             worker.Kill();
             kills++;
-            output.WriteLine($"round {round}: killed with {rows} rows stored, {Interlocked.Read(ref produced)} produced");
+            output.WriteLine($"round {round}: killed with {rows} rows stored, {producer.Produced} produced");
         }
-        await stopProducing.CancelAsync();
-        await producer;
-        var total = Interlocked.Read(ref produced);
+        var total = await producer.StopAsync();
 
         await using var last = await StartWorkerAsync(topic, table, 10);
-        await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n >= total, TimeSpan.FromSeconds(120));
+        await Poll.UntilAsync(() => Node.CountAsync($"SELECT count() FROM {table}"), n => n >= total, TimeSpan.FromSeconds(120));
         await Task.Delay(1_000); // past a batch age: a late duplicate would show now
         Assert.Equal(0, await last.StopAsync(TimeSpan.FromSeconds(30)));
 
         Assert.Equal(10, kills);
-        Assert.Equal(total, await CountAsync($"SELECT count() FROM {table}"));
-        Assert.Equal(total, await CountAsync($"SELECT uniqExact(_partition, _offset) FROM {table}"));
-        Assert.Equal(total, await CountAsync($"SELECT uniqExact(seq) FROM {table}"));
-        Assert.Equal(total * (total - 1) / 2, await CountAsync($"SELECT sum(seq) FROM {table}"));
+        Assert.Equal(total, await Node.CountAsync($"SELECT count() FROM {table}"));
+        Assert.Equal(total, await Node.CountAsync($"SELECT uniqExact(_partition, _offset) FROM {table}"));
+        Assert.Equal(total, await Node.CountAsync($"SELECT uniqExact(seq) FROM {table}"));
+        Assert.Equal(total * (total - 1) / 2, await Node.CountAsync($"SELECT sum(seq) FROM {table}"));
     }
 
     private Task<WorkerProcess> StartWorkerAsync(string topic, string table, int round) =>
@@ -88,7 +71,4 @@ public sealed class CrashTests(IndependentStack fixture, ITestOutputHelper outpu
         using var response = await Http.GetAsync(new Uri(worker.AdminEndpoint, "health/ready"));
         return response.IsSuccessStatusCode;
     }
-
-    private async Task<long> CountAsync(string sql) =>
-        long.Parse(await Node.Client.ScalarAsync(sql) ?? "-1", CultureInfo.InvariantCulture);
 }

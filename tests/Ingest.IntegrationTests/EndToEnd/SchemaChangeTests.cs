@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
 using Ingest.LocalStack.Kafka;
@@ -11,6 +10,7 @@ namespace Ingest.IntegrationTests.EndToEnd;
 public sealed class SchemaChangeTests(SingleStack fixture) : IClassFixture<SingleStack>
 {
     private readonly LocalStack.Stack _stack = fixture.Stack;
+    private LocalStack.ClickHouse.ClickHouseServer Ch => _stack.Node("ch");
 
     [Fact]
     public async Task A_column_added_to_the_table_is_filled_by_later_messages()
@@ -21,16 +21,16 @@ public sealed class SchemaChangeTests(SingleStack fixture) : IClassFixture<Singl
         using var pipeline = new InProcessPipeline(options);
 
         await ProduceAsync(topic, 0, 100);
-        await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n >= 100, TimeSpan.FromSeconds(30));
-        await _stack.Node("ch").Client.ExecuteAsync($"ALTER TABLE {table} ADD COLUMN country String");
+        await Poll.UntilAsync(() => Ch.CountAsync($"SELECT count() FROM {table}"), n => n >= 100, TimeSpan.FromSeconds(30));
+        await Ch.Client.ExecuteAsync($"ALTER TABLE {table} ADD COLUMN country String");
         await Poll.UntilAsync(() => Task.FromResult(pipeline.Metrics.SchemaChanges), n => n >= 1, TimeSpan.FromSeconds(30));
         await ProduceAsync(topic, 100, 100);
-        await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n >= 200, TimeSpan.FromSeconds(30));
+        await Poll.UntilAsync(() => Ch.CountAsync($"SELECT count() FROM {table}"), n => n >= 200, TimeSpan.FromSeconds(30));
         pipeline.Stop();
 
-        Assert.Equal(200, await CountAsync($"SELECT count() FROM {table}"));
-        Assert.Equal(100, await CountAsync($"SELECT count() FROM {table} WHERE country = 'DE' AND seq >= 100"));
-        Assert.Equal(0, await CountAsync($"SELECT count() FROM {table} WHERE country != '' AND seq < 100"));
+        Assert.Equal(200, await Ch.CountAsync($"SELECT count() FROM {table}"));
+        Assert.Equal(100, await Ch.CountAsync($"SELECT count() FROM {table} WHERE country = 'DE' AND seq >= 100"));
+        Assert.Equal(0, await Ch.CountAsync($"SELECT count() FROM {table} WHERE country != '' AND seq < 100"));
         Assert.Equal(0, pipeline.Metrics.ExactlyOnce); // plain MergeTree on 18.16: at-least-once, and the worker says so
     }
 
@@ -43,41 +43,27 @@ public sealed class SchemaChangeTests(SingleStack fixture) : IClassFixture<Singl
         using var pipeline = new InProcessPipeline(options);
 
         await ProduceAsync(topic, 0, 100);
-        await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n >= 100, TimeSpan.FromSeconds(30));
-        Assert.Equal(100, await CountAsync($"SELECT count() FROM {table} WHERE country = 'DE'"));
-        await _stack.Node("ch").Client.ExecuteAsync($"ALTER TABLE {table} DROP COLUMN country, MODIFY COLUMN user_id Int64");
+        await Poll.UntilAsync(() => Ch.CountAsync($"SELECT count() FROM {table}"), n => n >= 100, TimeSpan.FromSeconds(30));
+        Assert.Equal(100, await Ch.CountAsync($"SELECT count() FROM {table} WHERE country = 'DE'"));
+        await Ch.Client.ExecuteAsync($"ALTER TABLE {table} DROP COLUMN country, MODIFY COLUMN user_id Int64");
         await ProduceAsync(topic, 100, 300);
-        await Poll.UntilAsync(() => CountAsync($"SELECT count() FROM {table}"), n => n >= 400 || !pipeline.IsRunning, TimeSpan.FromSeconds(30));
+        await Poll.UntilAsync(() => Ch.CountAsync($"SELECT count() FROM {table}"), n => n >= 400 || !pipeline.IsRunning, TimeSpan.FromSeconds(30));
         pipeline.Stop();
 
-        Assert.Equal(400, await CountAsync($"SELECT count() FROM {table}"));
-        Assert.Equal(400, await CountAsync($"SELECT uniqExact(seq) FROM {table}"));
+        Assert.Equal(400, await Ch.CountAsync($"SELECT count() FROM {table}"));
+        Assert.Equal(400, await Ch.CountAsync($"SELECT uniqExact(seq) FROM {table}"));
         Assert.Equal(0, pipeline.Metrics.MessagesRejected);
         Assert.Equal(1, pipeline.Metrics.SchemaChanges);
         Assert.True(pipeline.Metrics.InsertFailures >= 1, "the INSERT with the old user_id type should have been refused first");
     }
 
-    private IngestOptions Options(string topic, string table) => new()
-    {
-        Region = "a",
-        Kafka =
-        {
-            BootstrapServers = _stack.KafkaBootstrap,
-            Group = topic,
-            Topics = [topic],
-            Properties = { ["session.timeout.ms"] = "6000" },
-        },
-        ClickHouse = { Endpoints = [_stack.Node("ch").HttpEndpoint.ToString()], Table = table },
-        Batching = { MaxAge = TimeSpan.FromMilliseconds(100) },
-    };
+    private IngestOptions Options(string topic, string table) => Load.Options(_stack.KafkaBootstrap, Ch, topic, table, maxAgeMs: 100);
 
     private async Task<(string Topic, string Table)> NewTopicAndTableAsync(string name, string extraColumns)
     {
         var topic = StackFixture.NewTopic(name);
         _stack.Kafka!.CreateTopic(topic, 2);
-        var table = $"default.{name}_{Guid.NewGuid():N}"[..30];
-        await _stack.Node("ch").Client.ExecuteAsync($"CREATE TABLE {table} ({SampleEvents.TableColumns}, seq UInt64{extraColumns}) ENGINE = MergeTree ORDER BY seq");
-        return (topic, table);
+        return (topic, await Load.CreateTableAsync(Ch, name, extraColumns, "MergeTree ORDER BY seq"));
     }
 
     /// <summary>Sample events <paramref name="first"/>.. with a "country" field the table may or may not have.</summary>
@@ -92,7 +78,4 @@ public sealed class SchemaChangeTests(SingleStack fixture) : IClassFixture<Singl
         producer.Flush(TimeSpan.FromSeconds(30));
         await Task.CompletedTask;
     }
-
-    private async Task<long> CountAsync(string sql) =>
-        long.Parse(await _stack.Node("ch").Client.ScalarAsync(sql) ?? "-1", CultureInfo.InvariantCulture);
 }

@@ -1,0 +1,64 @@
+using System.Globalization;
+using Ingest.LocalStack.ClickHouse;
+using Ingest.LocalStack.Kafka;
+using Ingest.Pipeline;
+
+namespace Ingest.IntegrationTests.EndToEnd;
+
+/// <summary>What the end-to-end tests share: the sample-events table, pipeline options, counting.</summary>
+internal static class Load
+{
+    /// <summary>A sample-events table with seq and the provenance columns _partition/_offset, so counts can be
+    /// checked by distinct (partition, offset); ReplicatedMergeTree (deduplicating) unless <paramref name="engine"/>.</summary>
+    public static async Task<string> CreateTableAsync(ClickHouseServer node, string prefix, string extraColumns = "", string? engine = null)
+    {
+        var table = $"default.{prefix}_{Guid.NewGuid():N}"[..30];
+        engine ??= $"ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{table}', '{{replica}}') ORDER BY (_partition, _offset)";
+        await node.Client.ExecuteAsync($"CREATE TABLE {table} ({SampleEvents.TableColumns}, seq UInt64, _partition UInt32, _offset UInt64{extraColumns}) ENGINE = {engine}");
+        return table;
+    }
+
+    /// <summary>Options for one in-process pipeline of region "a" consuming <paramref name="topic"/> (group = topic).</summary>
+    public static IngestOptions Options(string bootstrap, ClickHouseServer node, string topic, string table, int maxAgeMs = 150, int maxRows = 100_000) => new()
+    {
+        Region = "a",
+        Kafka = { BootstrapServers = bootstrap, Group = topic, Topics = [topic], Properties = { ["session.timeout.ms"] = "6000" } },
+        ClickHouse = { Endpoints = [node.HttpEndpoint.ToString()], Table = table },
+        Batching = { MaxAge = TimeSpan.FromMilliseconds(maxAgeMs), MaxRows = maxRows },
+    };
+
+    public static async Task<long> CountAsync(this ClickHouseServer node, string sql) =>
+        long.Parse(await node.Client.ScalarAsync(sql) ?? "-1", CultureInfo.InvariantCulture);
+}
+
+/// <summary>Sample events produced in the background at a steady pace (seq 0, 1, 2, ...) until stopped: load that
+/// keeps arriving while a test breaks things.</summary>
+internal sealed class SteadyProducer
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _producing;
+    private long _produced;
+
+    public SteadyProducer(string bootstrap, string topic, int perTick, int tickMs)
+    {
+        _producing = Task.Run(async () =>
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                Interlocked.Add(ref _produced, SampleEvents.Produce(bootstrap, topic, Interlocked.Read(ref _produced), perTick));
+                await Task.Delay(tickMs);
+            }
+        });
+    }
+
+    public long Produced => Interlocked.Read(ref _produced);
+
+    /// <summary>Stops producing; returns how many messages were acknowledged in all.</summary>
+    public async Task<long> StopAsync()
+    {
+        await _stop.CancelAsync();
+        await _producing;
+        _stop.Dispose();
+        return Produced;
+    }
+}
