@@ -78,7 +78,8 @@ public sealed class IngestPipeline : IDisposable
         {
             var table = _options.Checkpoints.Table ?? $"{_options.ClickHouse.Table.Split('.')[0]}.ingest_checkpoints";
             _checkpoints = new CheckpointStore(_target, table, GroupId);
-            _checkpoints.EnsureAsync(_options.Checkpoints.Engine, stopping).GetAwaiter().GetResult();
+            foreach (var failure in _checkpoints.EnsureAsync(_options.Checkpoints.Engine, stopping).GetAwaiter().GetResult())
+                _logger.LogWarning("Checkpoint table {Table} not created on {Failure}; create it there before failing over to it", table, failure);
             _identity = new ReplayIdentity(ReplayIdentity.ServerHasTokensAsync(_target, stopping).GetAwaiter().GetResult(), GroupId, _options.ClickHouse.Table);
             foreach (var name in ReplayIdentity.ControlledSettings.Where(_options.ClickHouse.Settings.ContainsKey))
                 _logger.LogWarning("Ingest:ClickHouse:Settings:{Setting} is ignored: with checkpoints on, Ingest sets it itself (docs/exactly-once.md)", name);

@@ -72,13 +72,18 @@ internal sealed class CheckpointStore
             """;
     }
 
-    /// <summary>Creates the table when missing, replicated when the target is.</summary>
-    public async Task EnsureAsync(string? engine, CancellationToken ct)
+    /// <summary>Creates the table when missing, replicated when the target is, on every configured endpoint: each
+    /// replica the worker may fail over to needs it. Returns the endpoints where that failed (e.g. down at start);
+    /// throws when it failed everywhere.</summary>
+    public async Task<IReadOnlyList<string>> EnsureAsync(string? engine, CancellationToken ct)
     {
         var engineName = (await _target.QueryAsync(
             $"SELECT engine FROM system.tables WHERE database = {Quote(Database(_target.Table))} AND name = {Quote(Name(_target.Table))} FORMAT TSV", ct).ConfigureAwait(false)).Trim();
         var replicated = engineName.StartsWith("Replicated", StringComparison.Ordinal);
-        await _target.RunAsync($"creation of {Table}", c => c.ExecuteAsync(CreateStatement(Table, engine, replicated), null, CancellationToken.None), ct).ConfigureAwait(false);
+        var failures = await _target.ExecuteOnEveryEndpointAsync(CreateStatement(Table, engine, replicated), ct).ConfigureAwait(false);
+        if (failures.Count == _target.EndpointCount)
+            throw new InvalidOperationException($"Could not create the checkpoint table {Table} on any endpoint:\n  " + string.Join("\n  ", failures));
+        return failures;
     }
 
     /// <summary>The newest checkpoint of each of <paramref name="partitions"/> that has one.</summary>

@@ -33,6 +33,8 @@ internal sealed class ClickHouseTarget : IDisposable
 
     public string Table => _options.Table;
 
+    public int EndpointCount => _clients.Length;
+
     /// <summary>Reads the table's columns, trying each endpoint until one answers.</summary>
     public async Task<TableSchema> LoadSchemaAsync(CancellationToken ct)
     {
@@ -119,6 +121,25 @@ internal sealed class ClickHouseTarget : IDisposable
                 throw;
             }
         }
+    }
+
+    /// <summary>Runs <paramref name="sql"/> on every endpoint (DDL each replica needs, e.g. CREATE TABLE IF NOT
+    /// EXISTS of a replicated table); returns the endpoints that failed, with why.</summary>
+    public async Task<IReadOnlyList<string>> ExecuteOnEveryEndpointAsync(string sql, CancellationToken ct)
+    {
+        var failures = new List<string>();
+        foreach (var client in _clients)
+        {
+            try
+            {
+                await client.ExecuteAsync(sql, null, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ClickHouseServerException or HttpRequestException or TaskCanceledException or IOException)
+            {
+                failures.Add($"{client.Endpoint}: {e.Message}");
+            }
+        }
+        return failures;
     }
 
     /// <summary>A query answered by the endpoint in use (with failover and retries), e.g. reading checkpoints.</summary>

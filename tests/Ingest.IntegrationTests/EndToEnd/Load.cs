@@ -13,9 +13,15 @@ internal static class Load
     public static async Task<string> CreateTableAsync(ClickHouseServer node, string prefix, string extraColumns = "", string? engine = null)
     {
         var table = $"default.{prefix}_{Guid.NewGuid():N}"[..30];
-        engine ??= $"ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{table}', '{{replica}}') ORDER BY (_partition, _offset)";
-        await node.Client.ExecuteAsync($"CREATE TABLE {table} ({SampleEvents.TableColumns}, seq UInt64, _partition UInt32, _offset UInt64{extraColumns}) ENGINE = {engine}");
+        await CreateNamedTableAsync(node, table, extraColumns, engine);
         return table;
+    }
+
+    /// <summary>The same table under a given name (e.g. on another replica of its subcluster).</summary>
+    public static Task CreateNamedTableAsync(ClickHouseServer node, string table, string extraColumns = "", string? engine = null)
+    {
+        engine ??= $"ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{table}', '{{replica}}') ORDER BY (_partition, _offset)";
+        return node.Client.ExecuteAsync($"CREATE TABLE {table} ({SampleEvents.TableColumns}, seq UInt64, _partition UInt32, _offset UInt64{extraColumns}) ENGINE = {engine}");
     }
 
     /// <summary>Options for one in-process pipeline of region "a" consuming <paramref name="topic"/> (group = topic).</summary>
