@@ -31,6 +31,9 @@ public sealed class IngestPipeline : IDisposable
     private readonly List<TopicPartitionOffset> _commits = [];
     private readonly Dictionary<TopicPartition, ulong> _versions = [];
     private readonly HashSet<TopicPartition> _lost = [];
+    private readonly List<CheckpointRow> _committedRows = [];
+    private long _committedRowsSince;
+    private Task? _committedWrite;
     private CheckpointStore? _checkpoints;
     private ReplayIdentity? _identity;
     private RangeReader? _rangeReader;
@@ -117,6 +120,7 @@ public sealed class IngestPipeline : IDisposable
                 var result = consumer.Consume(_paused ? 20 : 50);
                 if (result is not null) Take(result);
                 SealAged();
+                WriteCommittedRows(wait: false);
                 RefreshSchema();
             }
             FlushAndWait(consumer, null);
@@ -215,15 +219,22 @@ public sealed class IngestPipeline : IDisposable
             var checkpoints = _checkpoints;
             var members = checkpoints is null ? "" : ReplayIdentity.Members(group);
             var settings = _identity?.SettingsFor(members);
+            // The committed rows of earlier groups ride along with this group's pending rows: one checkpoint INSERT
+            // per group instead of two.
+            List<CheckpointRow>? rows = null;
+            if (checkpoints is not null)
+            {
+                rows = [.. group.Select(b => CheckpointRow.Pending(b, members)), .. _committedRows];
+                _committedRows.Clear();
+            }
             _ = Task.Run(async () =>
             {
                 try
                 {
                     // Write-ahead: the group is on record before its rows can be, so a crash at any point leaves
                     // either committed ranges or a pending group that is replayed identically.
-                    if (checkpoints is not null) await checkpoints.WriteAsync(group, CheckpointState.Pending, members, _stopping).ConfigureAwait(false);
+                    if (checkpoints is not null) await checkpoints.WriteAsync(rows!, _stopping).ConfigureAwait(false);
                     await _target.InsertAsync(group, settings, _stopping).ConfigureAwait(false);
-                    if (checkpoints is not null) await checkpoints.WriteAsync(group, CheckpointState.Committed, members, _stopping).ConfigureAwait(false);
                     _completed.Enqueue((group, true, null));
                 }
                 catch (Exception e)
@@ -256,6 +267,11 @@ public sealed class IngestPipeline : IDisposable
             }
             foreach (var batch in group)
             {
+                if (_checkpoints is not null && inserted && !_lost.Contains(batch.Partition))
+                {
+                    if (_committedRows.Count == 0) _committedRowsSince = Environment.TickCount64;
+                    _committedRows.Add(CheckpointRow.Committed(batch));
+                }
                 if (!_lost.Remove(batch.Partition)) _commits.Add(batch.CommitOffset);
                 _inFlightBytes -= batch.Rows.SourceBytes;
                 var queue = _sealed[batch.Partition];
@@ -287,6 +303,7 @@ public sealed class IngestPipeline : IDisposable
         _metrics.PartitionsLost(lost.Count);
         _logger.LogWarning("Lost {Partitions} (session expired?): dropping their unsent batches; their next owner resumes from the checkpoints",
             string.Join(", ", lost));
+        _committedRows.RemoveAll(r => lost.Contains(r.Partition));
         foreach (var p in lost)
         {
             if (_open.Remove(p, out var open)) open.Rows.Dispose();
@@ -335,7 +352,9 @@ public sealed class IngestPipeline : IDisposable
         }
         _logger.LogInformation("Assigned {Partitions}; resuming from {Checkpoints}: {Offsets}", string.Join(", ", parts), _checkpoints.Table,
             string.Join(", ", offsets.Select(o => $"{o.Topic}[{o.Partition.Value}]@{(o.Offset == Offset.Unset ? "kafka" : o.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture))}")));
-        foreach (var pending in found.Where(f => f.Value.State == CheckpointState.Pending).GroupBy(f => f.Value.Members))
+        // A pending row without members (written by hand, or by an older version) is replayed as a group of one.
+        foreach (var pending in found.Where(f => f.Value.State == CheckpointState.Pending)
+                     .GroupBy(f => f.Value.Members.Length > 0 ? f.Value.Members : $"{f.Key.Topic}:{f.Key.Partition.Value}:{f.Value.FirstOffset}-{f.Value.LastOffset}"))
             ReplayGroup(pending.Key, pending.Select(f => f.Key).ToList());
         return offsets;
     }
@@ -365,7 +384,7 @@ public sealed class IngestPipeline : IDisposable
             if (nonEmpty.Count > 0) _target.InsertAsync(nonEmpty, _identity!.SettingsFor(members), _stopping).GetAwaiter().GetResult();
             var mine = group.Where(b => owned.Contains(b.Partition)).ToList();
             foreach (var batch in mine) batch.CommittedVersion = NextVersion(batch.Partition);
-            _checkpoints!.WriteAsync(mine, CheckpointState.Committed, members, _stopping).GetAwaiter().GetResult();
+            _checkpoints!.WriteAsync([.. mine.Select(CheckpointRow.Committed)], _stopping).GetAwaiter().GetResult();
         }
         finally
         {
@@ -459,6 +478,33 @@ public sealed class IngestPipeline : IDisposable
         UseSchema(schema);
     }
 
+    /// <summary>Committed rows normally go out with the next group's pending rows; when no group has gone out for
+    /// MaxAge (or <paramref name="wait"/>: before partitions are released or the worker stops), they are written on
+    /// their own. One such write at a time; a failure stops the pipeline like a failed INSERT.</summary>
+    private void WriteCommittedRows(bool wait)
+    {
+        if (_committedWrite is not null && (wait || _committedWrite.IsCompleted))
+        {
+            var write = _committedWrite;
+            _committedWrite = null;
+            try
+            {
+                write.GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _failed = true;
+                throw new InvalidOperationException("Writing committed checkpoints failed: " + e.Message, e);
+            }
+        }
+        if (_committedRows.Count == 0 || _committedWrite is not null) return;
+        if (!wait && Environment.TickCount64 - _committedRowsSince < _maxAgeMs) return;
+        List<CheckpointRow> rows = [.. _committedRows];
+        _committedRows.Clear();
+        if (wait) _checkpoints!.WriteAsync(rows, _stopping).GetAwaiter().GetResult();
+        else _committedWrite = _checkpoints!.WriteAsync(rows, _stopping);
+    }
+
     /// <summary>Bounded memory: above MaxInFlightBytes of unacknowledged batches, stop fetching until half drained.</summary>
     private void ApplyBackpressure(IConsumer<Ignore, int> consumer)
     {
@@ -489,6 +535,8 @@ public sealed class IngestPipeline : IDisposable
             Dispatch();
             Thread.Sleep(2);
         }
+        // Before letting partitions go, their ranges are marked committed, so the next owner does not replay them.
+        WriteCommittedRows(wait: true);
     }
 
     private void OnKafkaLog(LogMessage m)

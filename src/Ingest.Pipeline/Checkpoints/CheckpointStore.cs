@@ -23,6 +23,18 @@ internal readonly record struct Checkpoint(long FirstOffset, long LastOffset, Ch
     public long ResumeOffset => State == CheckpointState.Pending ? FirstOffset : LastOffset + 1;
 }
 
+/// <summary>One row to write: a batch's range in a state, with the version that orders it.</summary>
+internal readonly record struct CheckpointRow(TopicPartition Partition, long FirstOffset, long LastOffset, CheckpointState State, int Rows, ulong Version, string Members)
+{
+    /// <summary>Written before the group's INSERT, with the group's members so any member's next owner can rebuild it.</summary>
+    public static CheckpointRow Pending(PartitionBatch b, string members) =>
+        new(b.Partition, b.FirstOffset, b.LastOffset, CheckpointState.Pending, b.Rows.Rows, b.PendingVersion, members);
+
+    /// <summary>Written after the INSERT was acknowledged; the members are not needed any more.</summary>
+    public static CheckpointRow Committed(PartitionBatch b) =>
+        new(b.Partition, b.FirstOffset, b.LastOffset, CheckpointState.Committed, b.Rows.Rows, b.CommittedVersion, "");
+}
+
 /// <summary>The checkpoint table: one row per write, newest <c>version</c> wins per (consumer group, target table,
 /// topic, partition). It lives in the target's database, so any backup of the data holds the positions it matches
 /// (docs/exactly-once.md). ClickHouse is the source of truth: a partition resumes from here, not from Kafka's
@@ -115,25 +127,21 @@ internal sealed class CheckpointStore
         return result;
     }
 
-    /// <summary>Records the batches' ranges in <paramref name="state"/> (one INSERT for all of them), each row with the
-    /// group's <paramref name="members"/> (<see cref="ReplayIdentity.Members"/>), so whoever owns any of its
-    /// partitions next can rebuild the whole group. Not deduplicated: a retried write is an identical row,
-    /// harmless for ReplacingMergeTree.</summary>
-    public Task WriteAsync(IReadOnlyList<PartitionBatch> batches, CheckpointState state, string members, CancellationToken stopping)
+    /// <summary>Writes <paramref name="rows"/> in one INSERT. Not deduplicated: a retried write is an identical
+    /// row, harmless for ReplacingMergeTree.</summary>
+    public Task WriteAsync(IReadOnlyList<CheckpointRow> rows, CancellationToken stopping)
     {
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        var sb = new StringBuilder(batches.Count * (128 + members.Length));
-        var escapedMembers = Escape(members);
-        foreach (var b in batches)
+        var sb = new StringBuilder(rows.Sum(r => 128 + r.Members.Length));
+        foreach (var r in rows)
         {
-            sb.Append(Escape(_group)).Append('\t').Append(Escape(_target.Table)).Append('\t').Append(Escape(b.Partition.Topic)).Append('\t')
-              .Append(b.Partition.Partition.Value).Append('\t').Append(b.FirstOffset).Append('\t').Append(b.LastOffset).Append('\t')
-              .Append(state == CheckpointState.Pending ? "pending" : "committed").Append('\t').Append(b.Rows.Rows).Append('\t').Append(Escape(_worker)).Append('\t')
-              .Append(now).Append('\t').Append(state == CheckpointState.Pending ? b.PendingVersion : b.CommittedVersion).Append('\t')
-              .Append(escapedMembers).Append('\n');
+            sb.Append(Escape(_group)).Append('\t').Append(Escape(_target.Table)).Append('\t').Append(Escape(r.Partition.Topic)).Append('\t')
+              .Append(r.Partition.Partition.Value).Append('\t').Append(r.FirstOffset).Append('\t').Append(r.LastOffset).Append('\t')
+              .Append(r.State == CheckpointState.Pending ? "pending" : "committed").Append('\t').Append(r.Rows).Append('\t').Append(Escape(_worker)).Append('\t')
+              .Append(now).Append('\t').Append(r.Version).Append('\t').Append(Escape(r.Members)).Append('\n');
         }
         var body = sb.ToString();
-        return _target.RunAsync($"{state.ToString().ToLowerInvariant()} checkpoint of {string.Join(", ", batches)}", async client =>
+        return _target.RunAsync($"checkpoint write of {rows.Count} rows into {Table}", async client =>
         {
             using var content = new StringContent(body, Encoding.UTF8);
             content.Headers.ContentType = Tsv;

@@ -71,7 +71,7 @@ public sealed class CheckpointTests(IndependentStack fixture) : IClassFixture<In
         // every partition goes back to pending for its last range, with the group it went out in.
         await Node.Client.ExecuteAsync(
             "INSERT INTO default.ingest_checkpoints SELECT consumer_group, target_table, topic, partition, " +
-            "argMax(first_offset, version), argMax(last_offset, version), 'pending', argMax(rows, version), 'crashed', now(), max(version) + 1, argMax(members, version) " +
+            "argMax(first_offset, version), argMax(last_offset, version), 'pending', argMax(rows, version), 'crashed', now(), max(version) + 1, argMaxIf(members, version, state = 'pending') " +
             $"FROM default.ingest_checkpoints WHERE topic = '{topic}' GROUP BY consumer_group, target_table, topic, partition");
         Produce(topic, 3, 200, 10);
         using (var run = new InProcessPipeline(options))
