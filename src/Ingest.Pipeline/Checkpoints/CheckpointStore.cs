@@ -86,16 +86,18 @@ internal sealed class CheckpointStore
 
     /// <summary>Creates the table when missing, replicated when the target is, on every configured endpoint: each
     /// replica the worker may fail over to needs it. Returns the endpoints where that failed (e.g. down at start);
-    /// throws when it failed everywhere.</summary>
+    /// when it failed everywhere, keeps trying until one endpoint takes it.</summary>
     public async Task<IReadOnlyList<string>> EnsureAsync(string? engine, CancellationToken ct)
     {
         var engineName = (await _target.QueryAsync(
             $"SELECT engine FROM system.tables WHERE database = {Quote(Database(_target.Table))} AND name = {Quote(Name(_target.Table))} FORMAT TSV", ct).ConfigureAwait(false)).Trim();
         var replicated = engineName.StartsWith("Replicated", StringComparison.Ordinal);
-        var failures = await _target.ExecuteOnEveryEndpointAsync(CreateStatement(Table, engine, replicated), ct).ConfigureAwait(false);
-        if (failures.Count == _target.EndpointCount)
-            throw new InvalidOperationException($"Could not create the checkpoint table {Table} on any endpoint:\n  " + string.Join("\n  ", failures));
-        return failures;
+        var sql = CreateStatement(Table, engine, replicated);
+        var failures = await _target.ExecuteOnEveryEndpointAsync(sql, ct).ConfigureAwait(false);
+        if (failures.Count < _target.EndpointCount) return failures;
+        // Nowhere yet: keep trying (failover, backoff) like an INSERT would; a non-retryable refusal throws.
+        await _target.RunAsync($"creation of {Table}", c => c.ExecuteAsync(sql, null, CancellationToken.None), ct).ConfigureAwait(false);
+        return [];
     }
 
     /// <summary>The newest checkpoint of each of <paramref name="partitions"/> that has one.</summary>

@@ -35,7 +35,8 @@ internal sealed class ClickHouseTarget : IDisposable
 
     public int EndpointCount => _clients.Length;
 
-    /// <summary>Reads the table's columns, trying each endpoint until one answers.</summary>
+    /// <summary>Reads the table's columns, trying each endpoint in turn (with backoff up to 5 s) until one answers or
+    /// <paramref name="ct"/> fires: a worker started before its ClickHouse waits for it, not-ready, instead of exiting.</summary>
     public async Task<TableSchema> LoadSchemaAsync(CancellationToken ct)
     {
         for (var attempt = 0; ; attempt++)
@@ -45,10 +46,10 @@ internal sealed class ClickHouseTarget : IDisposable
             {
                 return await TableSchema.LoadAsync(client, _options.Table, ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (ClickHouseErrors.IsRetryable(e) && attempt < _clients.Length * 5)
+            catch (Exception e) when (ClickHouseErrors.IsRetryable(e) && !ct.IsCancellationRequested)
             {
                 _logger.LogWarning("Reading the schema of {Table} from {Endpoint} failed, trying again: {Error}", _options.Table, client.Endpoint, e.Message);
-                await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)), ct).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(200 * (attempt + 1), 5000)), ct).ConfigureAwait(false);
             }
         }
     }
@@ -130,13 +131,23 @@ internal sealed class ClickHouseTarget : IDisposable
         var failures = new List<string>();
         foreach (var client in _clients)
         {
-            try
+            // A few tries each: a connection reset at start must not count as "this replica is down".
+            for (var attempt = 1; ; attempt++)
             {
-                await client.ExecuteAsync(sql, null, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is ClickHouseServerException or HttpRequestException or TaskCanceledException or IOException)
-            {
-                failures.Add($"{client.Endpoint}: {e.Message}");
+                try
+                {
+                    await client.ExecuteAsync(sql, null, ct).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception e) when (ClickHouseErrors.IsRetryable(e) && attempt < 5 && !ct.IsCancellationRequested)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is ClickHouseServerException or HttpRequestException or TaskCanceledException or IOException)
+                {
+                    failures.Add($"{client.Endpoint}: {e.Message}");
+                    break;
+                }
             }
         }
         return failures;
