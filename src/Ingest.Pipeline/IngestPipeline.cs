@@ -71,28 +71,7 @@ public sealed class IngestPipeline : IDisposable
     public void Run(CancellationToken stopping)
     {
         _stopping = stopping;
-        if (_options.ClickHouse.Format == InsertFormat.Native)
-        {
-            UseSchema(_target.LoadSchemaAsync(stopping).GetAwaiter().GetResult());
-            _lastSchemaCheck = Environment.TickCount64;
-        }
-
-        if (_options.Checkpoints.Enabled)
-        {
-            var table = _options.Checkpoints.Table ?? $"{_options.ClickHouse.Table.Split('.')[0]}.ingest_checkpoints";
-            _checkpoints = new CheckpointStore(_target, table, GroupId);
-            foreach (var failure in _checkpoints.EnsureAsync(_options.Checkpoints.Engine, stopping).GetAwaiter().GetResult())
-                _logger.LogWarning("Checkpoint table {Table} not created on {Failure}; create it there before failing over to it", table, failure);
-            _identity = new ReplayIdentity(ReplayIdentity.ServerHasTokensAsync(_target, stopping).GetAwaiter().GetResult(), GroupId, _options.ClickHouse.Table);
-            foreach (var name in ReplayIdentity.ControlledSettings.Where(_options.ClickHouse.Settings.ContainsKey))
-                _logger.LogWarning("Ingest:ClickHouse:Settings:{Setting} is ignored: with checkpoints on, Ingest sets it itself (docs/exactly-once.md)", name);
-        }
-        var offsetColumn = _options.Mapping.Provenance.Offset;
-        var guarantee = DeliveryGuarantee.ReadAsync(_target, _checkpoints is not null, _identity?.UsesTokens == true,
-            _schema?.Columns.Any(c => c.Name == offsetColumn && !_options.Mapping.Columns.ContainsKey(c.Name)) == true, stopping).GetAwaiter().GetResult();
-        _metrics.ExactlyOnce = guarantee.ExactlyOnce ? 1 : 0;
-        _logger.Log(guarantee.ExactlyOnce ? LogLevel.Information : LogLevel.Warning, "Delivery into {Table}: {Guarantee}", _options.ClickHouse.Table, guarantee.Description);
-        foreach (var warning in guarantee.Warnings) _logger.LogWarning("Delivery into {Table}: {Warning}", _options.ClickHouse.Table, warning);
+        PrepareTarget(stopping);
 
         using var consumer = new ConsumerBuilder<Ignore, int>(ConsumerSettings.Build(_options, _decoder?.NeedsTimestamp == true))
             .SetValueDeserializer(_message)
@@ -130,6 +109,34 @@ public sealed class IngestPipeline : IDisposable
             // Close leaves the group at once (the revoke handler flushes), instead of waiting for the session timeout.
             consumer.Close();
         }
+    }
+
+    /// <summary>Before consuming: the table's columns, the checkpoint table on every endpoint, how replays are
+    /// identified on this server, and what delivery guarantee all that gives (logged, and exported).</summary>
+    private void PrepareTarget(CancellationToken stopping)
+    {
+        if (_options.ClickHouse.Format == InsertFormat.Native)
+        {
+            UseSchema(_target.LoadSchemaAsync(stopping).GetAwaiter().GetResult());
+            _lastSchemaCheck = Environment.TickCount64;
+        }
+
+        if (_options.Checkpoints.Enabled)
+        {
+            var table = _options.Checkpoints.Table ?? $"{_options.ClickHouse.Table.Split('.')[0]}.ingest_checkpoints";
+            _checkpoints = new CheckpointStore(_target, table, GroupId);
+            foreach (var failure in _checkpoints.EnsureAsync(_options.Checkpoints.Engine, stopping).GetAwaiter().GetResult())
+                _logger.LogWarning("Checkpoint table {Table} not created on {Failure}; create it there before failing over to it", table, failure);
+            _identity = new ReplayIdentity(ReplayIdentity.ServerHasTokensAsync(_target, stopping).GetAwaiter().GetResult(), GroupId, _options.ClickHouse.Table);
+            foreach (var name in ReplayIdentity.ControlledSettings.Where(_options.ClickHouse.Settings.ContainsKey))
+                _logger.LogWarning("Ingest:ClickHouse:Settings:{Setting} is ignored: with checkpoints on, Ingest sets it itself (docs/exactly-once.md)", name);
+        }
+        var offsetColumn = _options.Mapping.Provenance.Offset;
+        var guarantee = DeliveryGuarantee.ReadAsync(_target, _checkpoints is not null, _identity?.UsesTokens == true,
+            _schema?.Columns.Any(c => c.Name == offsetColumn && !_options.Mapping.Columns.ContainsKey(c.Name)) == true, stopping).GetAwaiter().GetResult();
+        _metrics.ExactlyOnce = guarantee.ExactlyOnce ? 1 : 0;
+        _logger.Log(guarantee.ExactlyOnce ? LogLevel.Information : LogLevel.Warning, "Delivery into {Table}: {Guarantee}", _options.ClickHouse.Table, guarantee.Description);
+        foreach (var warning in guarantee.Warnings) _logger.LogWarning("Delivery into {Table}: {Warning}", _options.ClickHouse.Table, warning);
     }
 
     private void Take(ConsumeResult<Ignore, int> result)
