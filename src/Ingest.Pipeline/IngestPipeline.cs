@@ -121,19 +121,20 @@ public sealed class IngestPipeline : IDisposable
             _lastSchemaCheck = Environment.TickCount64;
         }
 
+        var engine = _target.ReadEngineAsync(stopping).GetAwaiter().GetResult();
         if (_options.Checkpoints.Enabled)
         {
-            var table = _options.Checkpoints.Table ?? $"{_options.ClickHouse.Table.Split('.')[0]}.ingest_checkpoints";
+            var table = _options.Checkpoints.Table ?? $"{ClickHouseText.SplitTable(_options.ClickHouse.Table).Database}.ingest_checkpoints";
             _checkpoints = new CheckpointStore(_target, table, GroupId);
-            foreach (var failure in _checkpoints.EnsureAsync(_options.Checkpoints.Engine, stopping).GetAwaiter().GetResult())
+            var replicated = engine.Engine.StartsWith("Replicated", StringComparison.Ordinal);
+            foreach (var failure in _checkpoints.EnsureAsync(_options.Checkpoints.Engine, replicated, stopping).GetAwaiter().GetResult())
                 _logger.LogWarning("Checkpoint table {Table} not created on {Failure}; create it there before failing over to it", table, failure);
             _identity = new ReplayIdentity(ReplayIdentity.ServerHasTokensAsync(_target, stopping).GetAwaiter().GetResult(), GroupId, _options.ClickHouse.Table);
             foreach (var name in ReplayIdentity.ControlledSettings.Where(_options.ClickHouse.Settings.ContainsKey))
                 _logger.LogWarning("Ingest:ClickHouse:Settings:{Setting} is ignored: with checkpoints on, Ingest sets it itself (docs/exactly-once.md)", name);
         }
-        var offsetColumn = _options.Mapping.Provenance.Offset;
-        var guarantee = DeliveryGuarantee.ReadAsync(_target, _checkpoints is not null, _identity?.UsesTokens == true,
-            _schema?.Columns.Any(c => c.Name == offsetColumn && !_options.Mapping.Columns.ContainsKey(c.Name)) == true, stopping).GetAwaiter().GetResult();
+        var guarantee = DeliveryGuarantee.ReadAsync(_target, engine, _checkpoints is not null, _identity?.UsesTokens == true,
+            _decoder?.FillsOffset == true, stopping).GetAwaiter().GetResult();
         _metrics.ExactlyOnce = guarantee.ExactlyOnce ? 1 : 0;
         _logger.Log(guarantee.ExactlyOnce ? LogLevel.Information : LogLevel.Warning, "Delivery into {Table}: {Guarantee}", _options.ClickHouse.Table, guarantee.Description);
         foreach (var warning in guarantee.Warnings) _logger.LogWarning("Delivery into {Table}: {Warning}", _options.ClickHouse.Table, warning);

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using Confluent.Kafka;
 using Ingest.Pipeline.Batching;
+using Ingest.Pipeline.ClickHouse;
 using Ingest.Pipeline.Targets;
 
 namespace Ingest.Pipeline.Checkpoints;
@@ -87,11 +88,8 @@ internal sealed class CheckpointStore
     /// <summary>Creates the table when missing, replicated when the target is, on every configured endpoint: each
     /// replica the worker may fail over to needs it. Returns the endpoints where that failed (e.g. down at start);
     /// when it failed everywhere, keeps trying until one endpoint takes it.</summary>
-    public async Task<IReadOnlyList<string>> EnsureAsync(string? engine, CancellationToken ct)
+    public async Task<IReadOnlyList<string>> EnsureAsync(string? engine, bool replicated, CancellationToken ct)
     {
-        var engineName = (await _target.QueryAsync(
-            $"SELECT engine FROM system.tables WHERE database = {Quote(Database(_target.Table))} AND name = {Quote(Name(_target.Table))} FORMAT TSV", ct).ConfigureAwait(false)).Trim();
-        var replicated = engineName.StartsWith("Replicated", StringComparison.Ordinal);
         var sql = CreateStatement(Table, engine, replicated);
         var failures = await _target.ExecuteOnEveryEndpointAsync(sql, ct).ConfigureAwait(false);
         if (failures.Count < _target.EndpointCount) return failures;
@@ -105,11 +103,11 @@ internal sealed class CheckpointStore
     {
         var result = new Dictionary<TopicPartition, Checkpoint>();
         if (partitions.Count == 0) return result;
-        var topics = string.Join(", ", partitions.Select(p => p.Topic).Distinct().Select(Quote));
+        var topics = string.Join(", ", partitions.Select(p => p.Topic).Distinct().Select(ClickHouseText.Quote));
         var text = await _target.QueryAsync($"""
             SELECT topic, partition, argMax(first_offset, version), argMax(last_offset, version), argMax(toUInt8(state), version), max(version), argMax(members, version)
             FROM {Table}
-            WHERE consumer_group = {Quote(_group)} AND target_table = {Quote(_target.Table)} AND topic IN ({topics})
+            WHERE consumer_group = {ClickHouseText.Quote(_group)} AND target_table = {ClickHouseText.Quote(_target.Table)} AND topic IN ({topics})
             GROUP BY topic, partition
             FORMAT TSV
             """, ct).ConfigureAwait(false);
@@ -117,14 +115,14 @@ internal sealed class CheckpointStore
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             var f = line.Split('\t');
-            var tp = new TopicPartition(Unescape(f[0]), new Partition(int.Parse(f[1], CultureInfo.InvariantCulture)));
+            var tp = new TopicPartition(ClickHouseText.UnescapeTsv(f[0]), new Partition(int.Parse(f[1], CultureInfo.InvariantCulture)));
             if (!wanted.Contains(tp)) continue;
             result[tp] = new Checkpoint(
                 long.Parse(f[2], CultureInfo.InvariantCulture),
                 long.Parse(f[3], CultureInfo.InvariantCulture),
                 (CheckpointState)byte.Parse(f[4], CultureInfo.InvariantCulture),
                 ulong.Parse(f[5], CultureInfo.InvariantCulture),
-                f.Length > 6 ? Unescape(f[6]) : "");
+                f.Length > 6 ? ClickHouseText.UnescapeTsv(f[6]) : "");
         }
         return result;
     }
@@ -137,10 +135,10 @@ internal sealed class CheckpointStore
         var sb = new StringBuilder(rows.Sum(r => 128 + r.Members.Length));
         foreach (var r in rows)
         {
-            sb.Append(Escape(_group)).Append('\t').Append(Escape(_target.Table)).Append('\t').Append(Escape(r.Partition.Topic)).Append('\t')
+            sb.Append(ClickHouseText.EscapeTsv(_group)).Append('\t').Append(ClickHouseText.EscapeTsv(_target.Table)).Append('\t').Append(ClickHouseText.EscapeTsv(r.Partition.Topic)).Append('\t')
               .Append(r.Partition.Partition.Value).Append('\t').Append(r.FirstOffset).Append('\t').Append(r.LastOffset).Append('\t')
-              .Append(r.State == CheckpointState.Pending ? "pending" : "committed").Append('\t').Append(r.Rows).Append('\t').Append(Escape(_worker)).Append('\t')
-              .Append(now).Append('\t').Append(r.Version).Append('\t').Append(Escape(r.Members)).Append('\n');
+              .Append(r.State == CheckpointState.Pending ? "pending" : "committed").Append('\t').Append(r.Rows).Append('\t').Append(ClickHouseText.EscapeTsv(_worker)).Append('\t')
+              .Append(now).Append('\t').Append(r.Version).Append('\t').Append(ClickHouseText.EscapeTsv(r.Members)).Append('\n');
         }
         var body = sb.ToString();
         return _target.RunAsync($"checkpoint write of {rows.Count} rows into {Table}", async client =>
@@ -152,14 +150,4 @@ internal sealed class CheckpointStore
     }
 
     private static readonly Dictionary<string, string> NoDedup = new() { ["insert_deduplicate"] = "0" };
-
-    private static string Database(string table) => table[..table.IndexOf('.', StringComparison.Ordinal)];
-
-    private static string Name(string table) => table[(table.IndexOf('.', StringComparison.Ordinal) + 1)..];
-
-    private static string Quote(string s) => "'" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
-
-    private static string Escape(string s) => s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
-
-    private static string Unescape(string s) => s.Replace("\\t", "\t", StringComparison.Ordinal).Replace("\\n", "\n", StringComparison.Ordinal).Replace("\\\\", "\\", StringComparison.Ordinal);
 }

@@ -13,17 +13,12 @@ internal sealed partial record DeliveryGuarantee(bool ExactlyOnce, string Descri
     /// workers write the table (each group is a block per table partition it touches).</summary>
     private const int RecommendedWindow = 1000;
 
-    public static async Task<DeliveryGuarantee> ReadAsync(ClickHouseTarget target, bool checkpoints, bool tokens, bool hasOffsetColumn, CancellationToken ct)
+    /// <summary>Reads the server's merge-tree defaults and decides for the target's <paramref name="engine"/>.</summary>
+    public static async Task<DeliveryGuarantee> ReadAsync(ClickHouseTarget target, (string Engine, string EngineFull) engine, bool checkpoints, bool tokens, bool hasOffsetColumn, CancellationToken ct)
     {
-        var dot = target.Table.IndexOf('.', StringComparison.Ordinal);
-        var tables = await target.QueryAsync(
-            $"SELECT engine, engine_full FROM system.tables WHERE database = '{target.Table[..dot]}' AND name = '{target.Table[(dot + 1)..]}' FORMAT TSV", ct).ConfigureAwait(false);
-        var fields = tables.TrimEnd('\n').Split('\t');
-        var engine = fields[0];
-        var engineFull = fields.Length > 1 ? fields[1] : "";
         var defaults = await target.QueryAsync(
             "SELECT name, value FROM system.merge_tree_settings WHERE name IN ('replicated_deduplication_window', 'non_replicated_deduplication_window') FORMAT TSV", ct).ConfigureAwait(false);
-        return Decide(engine, engineFull, defaults, checkpoints, tokens, hasOffsetColumn);
+        return Decide(engine.Engine, engine.EngineFull, defaults, checkpoints, tokens, hasOffsetColumn);
     }
 
     /// <summary>The decision itself, from system.tables' engine and engine_full and system.merge_tree_settings' TSV.</summary>

@@ -62,7 +62,7 @@ internal sealed class TableSchema
         {
             var f = line.Split('\t');
             if (f.Length < 2) throw new FormatException($"unexpected DESCRIBE line for {table}: '{line}'");
-            var name = Unescape(f[0]);
+            var name = ClickHouseText.UnescapeTsv(f[0]);
             var kind = (f.Length > 2 ? f[2] : "") switch
             {
                 "" => DefaultKind.None,
@@ -73,7 +73,7 @@ internal sealed class TableSchema
             if (kind == DefaultKind.Computed) continue;
             try
             {
-                columns.Add(new TableColumn(name, ColumnType.Parse(Unescape(f[1]), name), kind, f.Length > 3 ? Unescape(f[3]) : ""));
+                columns.Add(new TableColumn(name, ColumnType.Parse(ClickHouseText.UnescapeTsv(f[1]), name), kind, f.Length > 3 ? ClickHouseText.UnescapeTsv(f[3]) : ""));
             }
             catch (Exception e) when (e is NotSupportedException or FormatException)
             {
@@ -85,10 +85,4 @@ internal sealed class TableSchema
         if (columns.Count == 0) throw new InvalidOperationException($"Target table {table} has no insertable columns");
         return new TableSchema(table, columns, describeTsv);
     }
-
-    // TabSeparated escapes \t \n \\ and friends in values.
-    private static string Unescape(string s) => s.Contains('\\', StringComparison.Ordinal)
-        ? s.Replace("\\t", "\t", StringComparison.Ordinal).Replace("\\n", "\n", StringComparison.Ordinal)
-           .Replace("\\'", "'", StringComparison.Ordinal).Replace("\\\\", "\\", StringComparison.Ordinal)
-        : s;
 }

@@ -70,6 +70,9 @@ internal sealed class JsonRowDecoder
     /// <summary>True when the table has a column for the message timestamp (so the consumer must fetch timestamps).</summary>
     public bool NeedsTimestamp => _timestampColumn >= 0;
 
+    /// <summary>True when the table has a column for the message offset (rows name their message).</summary>
+    public bool FillsOffset => _offsetColumn >= 0;
+
     /// <summary>Appends the message as one row, or returns why it cannot be one (the batch is then unchanged).</summary>
     public string? Decode(ReadOnlySpan<byte> message, ColumnBatch batch) => Decode(message, batch, default);
 

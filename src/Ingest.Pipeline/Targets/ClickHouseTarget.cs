@@ -143,7 +143,7 @@ internal sealed class ClickHouseTarget : IDisposable
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), ct).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is ClickHouseServerException or HttpRequestException or TaskCanceledException or IOException)
+                catch (Exception e) when (!ct.IsCancellationRequested)
                 {
                     failures.Add($"{client.Endpoint}: {e.Message}");
                     break;
@@ -151,6 +151,17 @@ internal sealed class ClickHouseTarget : IDisposable
             }
         }
         return failures;
+    }
+
+    /// <summary>The target table's engine and whole engine clause (system.tables: engine, engine_full), read once at
+    /// start to tell replicated tables and their deduplication settings.</summary>
+    public async Task<(string Engine, string EngineFull)> ReadEngineAsync(CancellationToken ct)
+    {
+        var (database, name) = ClickHouseText.SplitTable(_options.Table);
+        var fields = (await QueryAsync(
+            $"SELECT engine, engine_full FROM system.tables WHERE database = {ClickHouseText.Quote(database)} AND name = {ClickHouseText.Quote(name)} FORMAT TSV", ct)
+            .ConfigureAwait(false)).TrimEnd('\n').Split('\t');
+        return (fields[0], fields.Length > 1 ? ClickHouseText.UnescapeTsv(fields[1]) : "");
     }
 
     /// <summary>A query answered by the endpoint in use (with failover and retries), e.g. reading checkpoints.</summary>
