@@ -218,11 +218,6 @@ public sealed class IngestPipeline : IDisposable
             }
             _ready.RemoveRange(0, taken);
             if (group.Count == 0) continue;
-            foreach (var batch in group)
-            {
-                batch.PendingVersion = NextVersion(batch.Partition);
-                batch.CommittedVersion = NextVersion(batch.Partition);
-            }
             _inserting++;
             var checkpoints = _checkpoints;
             var members = checkpoints is null ? "" : ReplayIdentity.Members(group);
@@ -232,7 +227,7 @@ public sealed class IngestPipeline : IDisposable
             List<CheckpointRow>? rows = null;
             if (checkpoints is not null)
             {
-                rows = [.. group.Select(b => CheckpointRow.Pending(b, members)), .. _committedRows];
+                rows = [.. group.Select(b => CheckpointRow.Pending(b, NextVersion(b.Partition), members)), .. _committedRows];
                 _committedRows.Clear();
             }
             _ = Task.Run(async () =>
@@ -278,7 +273,8 @@ public sealed class IngestPipeline : IDisposable
                 if (_checkpoints is not null && inserted && !_lost.Contains(batch.Partition))
                 {
                     if (_committedRows.Count == 0) _committedRowsSince = Environment.TickCount64;
-                    _committedRows.Add(CheckpointRow.Committed(batch));
+                    // After the pending version and before the partition's next batch is dispatched: versions grow.
+                    _committedRows.Add(CheckpointRow.Committed(batch, NextVersion(batch.Partition)));
                 }
                 if (!_lost.Remove(batch.Partition)) _commits.Add(batch.CommitOffset);
                 _inFlightBytes -= batch.Rows.SourceBytes;
@@ -362,7 +358,7 @@ public sealed class IngestPipeline : IDisposable
             string.Join(", ", offsets.Select(o => $"{o.Topic}[{o.Partition.Value}]@{(o.Offset == Offset.Unset ? "kafka" : o.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture))}")));
         // A pending row without members (written by hand, or by an older version) is replayed as a group of one.
         foreach (var pending in found.Where(f => f.Value.State == CheckpointState.Pending)
-                     .GroupBy(f => f.Value.Members.Length > 0 ? f.Value.Members : $"{f.Key.Topic}:{f.Key.Partition.Value}:{f.Value.FirstOffset}-{f.Value.LastOffset}"))
+                     .GroupBy(f => f.Value.Members.Length > 0 ? f.Value.Members : ReplayIdentity.Member(f.Key, f.Value.FirstOffset, f.Value.LastOffset)))
             ReplayGroup(pending.Key, pending.Select(f => f.Key).ToList());
         return offsets;
     }
@@ -390,9 +386,8 @@ public sealed class IngestPipeline : IDisposable
             }
             var nonEmpty = group.Where(b => b.Rows.Rows > 0).ToList();
             if (nonEmpty.Count > 0) _target.InsertAsync(nonEmpty, _identity!.SettingsFor(members), _stopping).GetAwaiter().GetResult();
-            var mine = group.Where(b => owned.Contains(b.Partition)).ToList();
-            foreach (var batch in mine) batch.CommittedVersion = NextVersion(batch.Partition);
-            _checkpoints!.WriteAsync([.. mine.Select(CheckpointRow.Committed)], _stopping).GetAwaiter().GetResult();
+            _checkpoints!.WriteAsync([.. group.Where(b => owned.Contains(b.Partition)).Select(b => CheckpointRow.Committed(b, NextVersion(b.Partition)))], _stopping)
+                .GetAwaiter().GetResult();
         }
         finally
         {
@@ -446,12 +441,7 @@ public sealed class IngestPipeline : IDisposable
         _lastSchemaCheck = Environment.TickCount64;
         if (check.IsCompletedSuccessfully)
         {
-            if (check.Result.Describe != _schema.Describe)
-            {
-                _logger.LogWarning("Target {Table} changed; new batches use its new columns", _schema.Table);
-                _metrics.SchemaChanged();
-                UseSchema(check.Result);
-            }
+            AdoptIfChanged(check.Result);
         }
         else if (!_stopping.IsCancellationRequested)
         {
@@ -482,6 +472,14 @@ public sealed class IngestPipeline : IDisposable
             if (_open.Remove(partition, out var open)) open.Rows.Dispose();
             consumer.Seek(new TopicPartitionOffset(partition, new Offset(from)));
         }
+        AdoptIfChanged(schema);
+    }
+
+    /// <summary>Takes up the table's columns when they differ from the known ones (new batches decode into them).</summary>
+    private void AdoptIfChanged(TableSchema schema)
+    {
+        if (_schema is null || schema.Describe == _schema.Describe) return;
+        _logger.LogWarning("Target {Table} changed; new batches use its new columns", schema.Table);
         _metrics.SchemaChanged();
         UseSchema(schema);
     }

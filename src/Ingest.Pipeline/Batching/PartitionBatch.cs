@@ -21,11 +21,6 @@ internal sealed class PartitionBatch(TopicPartition partition, IRowBuffer rows)
 
     public long StartedAtTicks { get; private set; }
 
-    /// <summary>Checkpoint versions of this batch's pending and committed rows (set when it is dispatched).</summary>
-    public ulong PendingVersion { get; set; }
-
-    public ulong CommittedVersion { get; set; }
-
     public bool IsEmpty => FirstOffset < 0;
 
     /// <summary>Where the group resumes once this batch is stored: the offset after its last message.</summary>

@@ -28,12 +28,12 @@ internal readonly record struct Checkpoint(long FirstOffset, long LastOffset, Ch
 internal readonly record struct CheckpointRow(TopicPartition Partition, long FirstOffset, long LastOffset, CheckpointState State, int Rows, ulong Version, string Members)
 {
     /// <summary>Written before the group's INSERT, with the group's members so any member's next owner can rebuild it.</summary>
-    public static CheckpointRow Pending(PartitionBatch b, string members) =>
-        new(b.Partition, b.FirstOffset, b.LastOffset, CheckpointState.Pending, b.Rows.Rows, b.PendingVersion, members);
+    public static CheckpointRow Pending(PartitionBatch b, ulong version, string members) =>
+        new(b.Partition, b.FirstOffset, b.LastOffset, CheckpointState.Pending, b.Rows.Rows, version, members);
 
     /// <summary>Written after the INSERT was acknowledged; the members are not needed any more.</summary>
-    public static CheckpointRow Committed(PartitionBatch b) =>
-        new(b.Partition, b.FirstOffset, b.LastOffset, CheckpointState.Committed, b.Rows.Rows, b.CommittedVersion, "");
+    public static CheckpointRow Committed(PartitionBatch b, ulong version) =>
+        new(b.Partition, b.FirstOffset, b.LastOffset, CheckpointState.Committed, b.Rows.Rows, version, "");
 }
 
 /// <summary>The checkpoint table: one row per write, newest <c>version</c> wins per (consumer group, target table,

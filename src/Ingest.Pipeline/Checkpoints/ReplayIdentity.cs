@@ -47,16 +47,12 @@ internal sealed class ReplayIdentity
 
     /// <summary>The group's batches in INSERT order: "topic:partition:first-last,..." (Kafka topic names cannot
     /// contain ':' or ',').</summary>
-    public static string Members(IReadOnlyList<PartitionBatch> group)
-    {
-        var sb = new StringBuilder(group.Count * 32);
-        foreach (var b in group)
-        {
-            if (sb.Length > 0) sb.Append(',');
-            sb.Append(b.Partition.Topic).Append(':').Append(b.Partition.Partition.Value).Append(':').Append(b.FirstOffset).Append('-').Append(b.LastOffset);
-        }
-        return sb.ToString();
-    }
+    public static string Members(IReadOnlyList<PartitionBatch> group) =>
+        string.Join(',', group.Select(b => Member(b.Partition, b.FirstOffset, b.LastOffset)));
+
+    /// <summary>One member: "topic:partition:first-last".</summary>
+    public static string Member(TopicPartition partition, long first, long last) =>
+        string.Create(CultureInfo.InvariantCulture, $"{partition.Topic}:{partition.Partition.Value}:{first}-{last}");
 
     /// <summary>Parses <see cref="Members"/>.</summary>
     public static IReadOnlyList<(TopicPartition Partition, long First, long Last)> ParseMembers(string members)
