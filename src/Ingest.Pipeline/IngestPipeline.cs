@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Confluent.Kafka;
 using Ingest.Pipeline.Batching;
 using Ingest.Pipeline.Checkpoints;
+using Ingest.Pipeline.Control;
 using Ingest.Pipeline.ClickHouse;
 using Ingest.Pipeline.Decoding;
 using Ingest.Pipeline.Kafka;
@@ -16,7 +17,7 @@ namespace Ingest.Pipeline;
 /// batches are flushed before it is released. Each partition has its own batch and at most one batch in flight,
 /// so its Kafka offsets are committed in order, and only after ClickHouse acknowledged the rows. Batches sealed
 /// together (e.g. aged out at once) go in one INSERT, which ClickHouse stores as one part.</summary>
-public sealed class IngestPipeline : IDisposable
+public sealed class IngestPipeline : IPipelineControl, IDisposable
 {
     private readonly IngestOptions _options;
     private readonly ILogger _logger;
@@ -66,6 +67,15 @@ public sealed class IngestPipeline : IDisposable
 
     /// <summary>True while the consumer has partitions assigned (readiness).</summary>
     public bool IsAssigned { get; private set; }
+
+    // Interim: replaced by the command inbox and published snapshot.
+    public PipelineStatus Status => PipelineStatus.Starting(_options.Region, GroupId) with { State = _failed ? PipelineState.Failed : IsAssigned ? PipelineState.Running : PipelineState.Starting };
+
+    public Task<PauseResult> PauseAsync(PartitionSelector selector, PauseReasons reason, CancellationToken ct) => throw new NotSupportedException();
+
+    public Task<PauseResult> ResumeAsync(PartitionSelector selector, PauseReasons reason, CancellationToken ct) => throw new NotSupportedException();
+
+    public Task<FlushResult> FlushAsync(PartitionSelector selector, CancellationToken ct) => throw new NotSupportedException();
 
     /// <summary>Consumes until <paramref name="stopping"/> fires, then flushes what it holds, commits and leaves the group.</summary>
     public void Run(CancellationToken stopping)
