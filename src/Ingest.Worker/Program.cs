@@ -1,4 +1,5 @@
 using Ingest.Pipeline;
+using Ingest.Pipeline.Control;
 using Ingest.Pipeline.Metrics;
 using Ingest.Worker;
 
@@ -26,8 +27,8 @@ builder.Services.AddSingleton<IngestWorker>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestWorker>());
 
 var app = builder.Build();
-app.MapGet("/health/live", (IngestWorker w) => w.IsFaulted ? Results.Problem(w.Fault, statusCode: 503) : Results.Text("ok\n"));
-app.MapGet("/health/ready", (IngestWorker w) => w.IsReady ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
+app.MapGet("/health/live", (IngestWorker w) => w.Status.State == PipelineState.Failed ? Results.Problem(w.Status.Fault, statusCode: 503) : Results.Text("ok\n"));
+app.MapGet("/health/ready", (IngestWorker w) => w.Status.IsReady ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
 app.MapGet("/metrics", (IngestMetrics m) => Results.Text(m.ToPrometheusText(), "text/plain; version=0.0.4"));
 await app.RunAsync();
 // 1 when the pipeline failed (set by IngestWorker), so a supervisor sees the failure.
