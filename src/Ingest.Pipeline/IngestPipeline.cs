@@ -69,7 +69,7 @@ public sealed class IngestPipeline : IPipelineControl, IDisposable
     public bool IsAssigned { get; private set; }
 
     // Interim: replaced by the command inbox and published snapshot.
-    public PipelineStatus Status => PipelineStatus.Starting(_options.Region, GroupId) with { State = _failed ? PipelineState.Failed : IsAssigned ? PipelineState.Running : PipelineState.Starting };
+    public PipelineStatus Status => PipelineStatus.Starting(_options.Region, GroupId) with { State = _failed ? PipelineState.Failed : IsAssigned ? PipelineState.Running : PipelineState.Waiting };
 
     public Task<PauseResult> PauseAsync(PartitionSelector selector, PauseReasons reason, CancellationToken ct) => throw new NotSupportedException();
 

@@ -18,15 +18,20 @@ public sealed record PipelineStatus(
     public static PipelineStatus Starting(string region, string group) =>
         new(region, group, PipelineState.Starting, null, DateTimeOffset.UtcNow, [], [], [], []);
 
-    /// <summary>Ready: running with at least one partition assigned.</summary>
+    /// <summary>Ready: consuming, with partitions assigned.</summary>
     [JsonIgnore]
-    public bool IsReady => State == PipelineState.Running && Partitions.Count > 0;
+    public bool IsReady => State == PipelineState.Running;
 }
 
 public enum PipelineState
 {
     /// <summary>Reading the targets' schemas, creating checkpoint tables, joining the group.</summary>
     Starting,
+
+    /// <summary>In the consumer group, waiting for partitions (none assigned).</summary>
+    Waiting,
+
+    /// <summary>Consuming, with partitions assigned.</summary>
     Running,
     Stopping,
     Stopped,
