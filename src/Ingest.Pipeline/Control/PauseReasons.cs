@@ -31,6 +31,22 @@ public enum PauseReasons
     TargetFailed = 32,
 }
 
+public static class PauseReasonNames
+{
+    private static readonly PauseReasons[] Each = [.. Enum.GetValues<PauseReasons>().Where(r => r != PauseReasons.None)];
+
+    /// <summary>"backpressure", "operator", "backup", "not-owned", "target-read-only", "target-failed".</summary>
+    public static string Name(this PauseReasons reason) =>
+        string.Join(",", Each.Where(r => (reason & r) != 0).Select(r => Kebab(r.ToString())));
+
+    /// <summary>Each reason in the set, by <see cref="Name"/>.</summary>
+    public static IReadOnlyList<string> Names(this PauseReasons reasons) =>
+        reasons == PauseReasons.None ? [] : [.. Each.Where(r => (reasons & r) != 0).Select(r => Kebab(r.ToString()))];
+
+    private static string Kebab(string pascal) =>
+        string.Concat(pascal.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString()));
+}
+
 /// <summary>Reasons an operator may set and lift through the admin API; the others belong to the pipeline.</summary>
 public static class ExternalPauseReasons
 {
