@@ -46,6 +46,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
     private long _lastAgeCheck;
     private long _lastStatus;
     private volatile PipelineStatus _status;
+    private bool _disposed;
 
     public IngestPipeline(IngestOptions options, ILogger logger, IngestMetrics metrics)
         : this(options, logger, metrics, routes: null,
@@ -359,6 +360,8 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
 
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         _abort.Cancel();
         // An INSERT still running reads its batches' pooled buffers: they are freed only once it has finished.
         var timeout = _options.ClickHouse.RequestTimeout * 3 + TimeSpan.FromSeconds(10);
