@@ -32,7 +32,7 @@ public sealed partial class IngestPipeline
         {
             if (reason.HasFlag(PauseReasons.TargetFailed))
             {
-                foreach (var route in _routes.Where(r => r.Error is not null && r.Topics.Any(t => selector.Topic is null || selector.Topic == t)))
+                foreach (var route in _routes.Where(r => r.Error is not null && (selector.Topic is null || r.Takes(selector.Topic))))
                 {
                     // The table may have been recreated with other columns; reading them fails here, with the route still
                     // failed, if it is still not there.

@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using Ingest.Pipeline.Batching;
+using Ingest.Pipeline.Control;
 using Ingest.Pipeline.Delivery;
 using Ingest.Pipeline.Kafka;
 using Microsoft.Extensions.Logging;
@@ -32,6 +33,7 @@ public sealed partial class IngestPipeline
         }
         if (starts.Count > 0) _logger.LogInformation("Assigned {Partitions}", string.Join(", ", partitions));
         _source!.Assign(starts);
+        foreach (var p in partitions.Where(p => RouteOf(p.Topic).Error is not null)) _source.Add(PartitionSelector.Of(p), PauseReasons.TargetFailed, rule: false);
         Publish();
         return starts;
     }
@@ -51,7 +53,7 @@ public sealed partial class IngestPipeline
         _logger.LogInformation("Revoking {Partitions}: flushing their batches first", string.Join(", ", partitions));
         var set = partitions.ToHashSet();
         foreach (var p in partitions.Where(p => RouteOf(p.Topic).Error is not null)) _batches.Drop(p, release: true);
-        if (_state != Control.PipelineState.Failed) FlushAndWait(set.Contains);
+        if (_state != PipelineState.Failed) FlushAndWait(set.Contains);
         _source!.Release(partitions);
         Publish();
     }

@@ -86,13 +86,14 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
         _stopping = linked.Token;
         try
         {
-            if (_routes.Count == 0) _routes = [RoutePreparation.PrepareAsync(0, _options, _logger, _metrics, _stopping).GetAwaiter().GetResult()];
+            var prepared = _routes.Count > 0;
+            if (!prepared) _routes = [.. _options.EffectiveRoutes().Select((r, i) => RoutePreparation.PrepareAsync(i, _options, r, _logger, _metrics, _stopping).GetAwaiter().GetResult())];
             foreach (var route in _routes)
             {
                 foreach (var topic in route.Topics) _routeOf[topic] = route;
             }
             _source = new KafkaSource(_newConsumer(_routes), _logger);
-            var topics = _routes.SelectMany(r => r.Topics).Distinct().ToList();
+            var topics = prepared ? [.. _routes.SelectMany(r => r.Topics).Distinct()] : _options.Subscription();
             _source.Subscribe(topics, new Rebalance(this));
             _logger.LogInformation("Consuming {Topics} as group {Group} into {Tables}", string.Join(",", topics), GroupId, string.Join(", ", _routes.Select(r => r.Target.Table)));
             SetState(PipelineState.Waiting);
@@ -271,7 +272,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
     }
 
     /// <summary>The route's table refused rows for good: its partitions wait (<see cref="PauseReasons.TargetFailed"/>, also
-    /// when assigned later) from their last committed offsets, shown in status and metrics, until an operator resumes
+    /// those assigned later, see OnAssigned) from their last committed offsets, shown in status and metrics, until an operator resumes
     /// them; the other routes go on.</summary>
     private void FailRoute(Route route, string error, List<PartitionBatch> failed)
     {
@@ -282,8 +283,8 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
         foreach (var partition in _source!.Assigned.Where(p => route.Takes(p.Topic)).ToList())
         {
             if (_batches.Drop(partition, release: false) is { } first) _source.Seek(partition, first);
+            _source.Add(PartitionSelector.Of(partition), PauseReasons.TargetFailed, rule: false);
         }
-        foreach (var topic in route.Topics) _source.Add(new PartitionSelector(topic), PauseReasons.TargetFailed);
         Publish();
     }
 
@@ -323,8 +324,14 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
         foreach (var route in _routes) route.Checkpoints?.WriteCommitted(wait: true, _maxAgeMs, _stopping);
     }
 
-    private Route RouteOf(string topic) =>
-        _routeOf.TryGetValue(topic, out var route) ? route : throw new InvalidOperationException($"No route takes topic {topic}");
+    /// <summary>The route of a topic: by name, else the first route whose pattern matches (remembered).</summary>
+    private Route RouteOf(string topic)
+    {
+        if (_routeOf.TryGetValue(topic, out var route)) return route;
+        route = _routes.FirstOrDefault(r => r.Takes(topic)) ?? throw new InvalidOperationException($"No route takes topic {topic}");
+        _routeOf[topic] = route;
+        return route;
+    }
 
     private void SetState(PipelineState state)
     {
@@ -342,7 +349,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
             : _state;
         _state = state;
         _status = new PipelineStatus(_options.Region, GroupId, state, _fault, DateTimeOffset.UtcNow,
-            [.. _routes.Select(r => new RouteStatus(r.Name, r.Topics, r.Target.Table, r.Target.Table, r.Error))],
+            [.. _routes.Select(r => new RouteStatus(r.Name, r.Topics, r.Target.Table, r.Target.Status.Name, r.Error))],
             _source is null ? [] : [.. _source.Assigned.OrderBy(p => p.Topic, StringComparer.Ordinal).ThenBy(p => p.Partition.Value).Select(PartitionStatusOf)],
             [.. _routes.Select(r => r.Target.Status)],
             _source is null ? [] : [.. _source.Rules.Select(r => new PauseRule(r.Selector, r.Reason.Name()))]);

@@ -10,6 +10,14 @@ builder.Logging.AddSimpleConsole(o =>
     o.TimestampFormat = "HH:mm:ss.fff ";
 });
 
+// Unknown keys and values of the wrong type are all named before binding (the binder would stop at the first with an
+// exception); then the values are checked together.
+var problems = OptionsCheck.Problems<IngestOptions>(builder.Configuration.AsEnumerable(), "Ingest");
+if (problems.Count > 0)
+{
+    Console.Error.WriteLine("Invalid configuration:\n  " + string.Join("\n  ", problems));
+    return 2;
+}
 var options = builder.Configuration.GetSection("Ingest").Get<IngestOptions>() ?? new IngestOptions();
 try
 {

@@ -6,6 +6,8 @@ public sealed record PartitionSelector(string? Topic = null, IReadOnlyList<int>?
 {
     public static readonly PartitionSelector All = new();
 
+    internal static PartitionSelector Of(Confluent.Kafka.TopicPartition p) => new(p.Topic, [p.Partition.Value]);
+
     public bool Matches(string topic, int partition) =>
         (Topic is null || Topic == topic) && (Partitions is null || Partitions.Count == 0 || Partitions.Contains(partition));
 

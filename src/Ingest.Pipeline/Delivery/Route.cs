@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Ingest.Pipeline.Batching;
 using Ingest.Pipeline.Checkpoints;
 using Ingest.Pipeline.Targets;
@@ -10,9 +11,11 @@ namespace Ingest.Pipeline.Delivery;
 internal sealed class Route : IDisposable
 {
     private readonly HashSet<string> _topics;
+    private readonly Regex? _pattern;
 
-    public Route(int index, string name, IReadOnlyList<string> topics, IInsertTarget target, SchemaTracker? schema, CheckpointLedger? checkpoints)
+    public Route(int index, string name, IReadOnlyList<string> topics, IInsertTarget target, SchemaTracker? schema, CheckpointLedger? checkpoints, Regex? pattern = null)
     {
+        _pattern = pattern;
         Index = index;
         Name = name;
         Topics = topics;
@@ -44,7 +47,8 @@ internal sealed class Route : IDisposable
 
     public bool NeedsTimestamp => Schema?.Decoder.NeedsTimestamp == true;
 
-    public bool Takes(string topic) => _topics.Contains(topic);
+    /// <summary>Named, or matching the route's pattern.</summary>
+    public bool Takes(string topic) => _topics.Contains(topic) || _pattern?.IsMatch(topic) == true;
 
     /// <summary>New buffers decode into the table's current columns (open batches keep theirs and go out as they are).</summary>
     public void SchemaChanged() => Pool.Reset(NativeBuffer(Schema!), Schema!.Schema);

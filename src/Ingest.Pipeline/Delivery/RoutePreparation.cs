@@ -12,15 +12,16 @@ namespace Ingest.Pipeline.Delivery;
 /// exported). Its product, the routes, is what the pipeline runs with.</summary>
 internal static class RoutePreparation
 {
-    public static async Task<Route> PrepareAsync(int index, IngestOptions options, ILogger logger, IngestMetrics metrics, CancellationToken stopping)
+    public static async Task<Route> PrepareAsync(int index, IngestOptions options, RouteOptions route, ILogger logger, IngestMetrics metrics, CancellationToken stopping)
     {
-        var target = new ClickHouseTarget(options.ClickHouse, logger, metrics);
+        var clickHouse = options.ClickHouse.ForRoute(route);
+        var target = new ClickHouseTarget(clickHouse, logger, metrics);
         try
         {
-            var table = options.ClickHouse.Table;
+            var table = route.Table;
             SchemaTracker? schema = null;
-            if (options.ClickHouse.Format == InsertFormat.Native)
-                schema = new SchemaTracker(target, await target.LoadSchemaAsync(stopping).ConfigureAwait(false), options.Mapping, options.ClickHouse.SchemaRefreshInterval, logger, metrics);
+            if (clickHouse.Format == InsertFormat.Native)
+                schema = new SchemaTracker(target, await target.LoadSchemaAsync(stopping).ConfigureAwait(false), route.Mapping ?? options.Mapping, clickHouse.SchemaRefreshInterval, logger, metrics);
 
             var engine = await target.ReadEngineAsync(stopping).ConfigureAwait(false);
             CheckpointLedger? ledger = null;
@@ -32,8 +33,8 @@ internal static class RoutePreparation
                 foreach (var failure in await store.EnsureAsync(options.Checkpoints.Engine, replicated, stopping).ConfigureAwait(false))
                     logger.LogWarning("Checkpoint table {Table} not created on {Failure}; create it there before failing over to it", checkpointTable, failure);
                 var identity = new ReplayIdentity(await ReplayIdentity.ServerHasTokensAsync(target, stopping).ConfigureAwait(false), ConsumerSettings.GroupId(options), table);
-                foreach (var name in ReplayIdentity.ControlledSettings.Where(options.ClickHouse.Settings.ContainsKey))
-                    logger.LogWarning("Ingest:ClickHouse:Settings:{Setting} is ignored: with checkpoints on, Ingest sets it itself (docs/exactly-once.md)", name);
+                foreach (var name in ReplayIdentity.ControlledSettings.Where(clickHouse.Settings.ContainsKey))
+                    logger.LogWarning("Setting {Setting} of {Table} is ignored: with checkpoints on, Ingest sets it itself (docs/exactly-once.md)", name, table);
                 ledger = new CheckpointLedger(store, identity, logger);
             }
             var guarantee = await DeliveryGuarantee.ReadAsync(target, engine, ledger is not null, ledger?.Identity.UsesTokens == true,
@@ -41,7 +42,7 @@ internal static class RoutePreparation
             metrics.SetExactlyOnce(table, guarantee.ExactlyOnce);
             logger.Log(guarantee.ExactlyOnce ? LogLevel.Information : LogLevel.Warning, "Delivery into {Table}: {Guarantee}", table, guarantee.Description);
             foreach (var warning in guarantee.Warnings) logger.LogWarning("Delivery into {Table}: {Warning}", table, warning);
-            return new Route(index, table, options.Kafka.Topics, target, schema, ledger);
+            return new Route(index, route.Name, route.Topics, target, schema, ledger, route.PatternRegex());
         }
         catch
         {

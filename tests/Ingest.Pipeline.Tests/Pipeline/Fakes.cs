@@ -155,11 +155,11 @@ internal sealed record FakeInsert(IReadOnlyList<(TopicPartition Partition, long 
     IReadOnlyDictionary<string, string>? Settings);
 
 /// <summary>A table: records every INSERT (reading the batches' bytes as ClickHouse would), can refuse or hold them.</summary>
-internal sealed class FakeTarget : IInsertTarget
+internal sealed class FakeTarget(string table = "db.events") : IInsertTarget
 {
     private readonly List<FakeInsert> _inserts = [];
 
-    public string Table => "db.events";
+    public string Table => table;
 
     /// <summary>Decides per INSERT: null to store it, or the exception to throw (after reading the body).</summary>
     public Func<IReadOnlyList<PartitionBatch>, Exception?>? Refuse { get; set; }

@@ -12,10 +12,13 @@ internal sealed class PipelineHarness : IDisposable
 {
     public const string Topic = "events";
 
+    /// <summary>The second route's topic (with <c>secondRoute</c>): into db.clicks.</summary>
+    public const string Clicks = "clicks";
+
     private readonly CancellationTokenSource _stop = new();
     private Thread? _thread;
 
-    public PipelineHarness(Action<IngestOptions>? configure = null, bool checkpoints = true)
+    public PipelineHarness(Action<IngestOptions>? configure = null, bool checkpoints = true, bool secondRoute = false)
     {
         Options = new IngestOptions
         {
@@ -28,8 +31,10 @@ internal sealed class PipelineHarness : IDisposable
         Consumer = new FakeConsumer(Kafka);
         Ledger = checkpoints ? new CheckpointLedger(Store, new ReplayIdentity(false, "ingest.a", Target.Table), NullLogger.Instance) : null;
         Route = new Route(0, "events", [Topic], Target, schema: null, Ledger);
+        ClicksRoute = new Route(1, "clicks", [Clicks], ClicksTarget, schema: null,
+            checkpoints ? new CheckpointLedger(Store, new ReplayIdentity(false, "ingest.a", ClicksTarget.Table), NullLogger.Instance) : null);
         RangeReader = new FakeRangeReader(Kafka);
-        Pipeline = new IngestPipeline(Options, NullLogger.Instance, Metrics, [Route], _ => Consumer, _ => RangeReader);
+        Pipeline = new IngestPipeline(Options, NullLogger.Instance, Metrics, secondRoute ? [Route, ClicksRoute] : [Route], _ => Consumer, _ => RangeReader);
     }
 
     public IngestOptions Options { get; }
@@ -41,6 +46,10 @@ internal sealed class PipelineHarness : IDisposable
     public FakeTarget Target { get; } = new();
 
     public FakeCheckpointStore Store { get; } = new();
+
+    public FakeTarget ClicksTarget { get; } = new("db.clicks");
+
+    public Route ClicksRoute { get; }
 
     public FakeRangeReader RangeReader { get; }
 
@@ -55,6 +64,8 @@ internal sealed class PipelineHarness : IDisposable
     public Exception? Error { get; private set; }
 
     public static TopicPartition P(int partition) => new(Topic, partition);
+
+    public static TopicPartition C(int partition) => new(Clicks, partition);
 
     public PipelineHarness Start()
     {
@@ -105,6 +116,7 @@ internal sealed class PipelineHarness : IDisposable
         try
         {
             Target.Gate?.Release(1000);
+            ClicksTarget.Gate?.Release(1000);
         }
         catch (ObjectDisposedException)
         {
@@ -112,6 +124,7 @@ internal sealed class PipelineHarness : IDisposable
         _stop.Cancel();
         _thread?.Join(TimeSpan.FromSeconds(30));
         Pipeline.Dispose();
+        ClicksRoute.Dispose();
         _stop.Dispose();
     }
 }

@@ -282,4 +282,30 @@ public sealed class PipelineStateTests
         var e = Assert.ThrowsAny<Exception>(() => h.Pipeline.FlushAsync(PartitionSelector.All, CancellationToken.None).Wait(Wait));
         Assert.IsType<PipelineNotRunningException>(e.GetBaseException());
     }
+
+    [Fact]
+    public void Two_routes_never_share_an_insert_and_one_failed_table_does_not_stop_the_other()
+    {
+        using var h = new PipelineHarness(secondRoute: true);
+        h.ClicksTarget.Refuse = _ => new TargetRefusedException("table db.clicks was dropped (error 60)", new InvalidOperationException());
+        h.Kafka.ProduceSeq(Topic, 0, 0, 30);
+        h.Kafka.ProduceSeq(Clicks, 0, 500, 30);
+        h.Start();
+        h.Consumer.Assign(P(0), C(0));
+        Eventually(() => h.Consumer.Committed.GetValueOrDefault(P(0)) == 30, "events committed");
+        Eventually(() => h.Pipeline.Status.Routes.Any(r => r.Name == "clicks" && r.Error is not null), "clicks route failed");
+        h.Kafka.ProduceSeq(Topic, 0, 30, 10);
+        Eventually(() => h.Consumer.Committed.GetValueOrDefault(P(0)) == 40, "events go on after clicks failed");
+
+        var status = h.Pipeline.Status;
+        Assert.Null(status.Routes.Single(r => r.Name == "events").Error);
+        Assert.Equal(["target-failed"], status.Partitions.Single(p => p.Topic == Clicks).PausedBy);
+        Assert.Empty(status.Partitions.Single(p => p.Topic == Topic).PausedBy);
+        Assert.False(h.Consumer.Committed.ContainsKey(C(0)));
+        Assert.All(h.Target.Inserts, i => Assert.All(i.Members, m => Assert.Equal(Topic, m.Partition.Topic)));
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => (long)i), h.Target.Seqs.Order());
+        // Checkpoints are per table.
+        Assert.All(h.Store.Rows.Where(r => r.Partition.Topic == Clicks), r => Assert.Equal(CheckpointState.Pending, r.State));
+        h.Stop();
+    }
 }
