@@ -139,6 +139,12 @@ public sealed class KafkaOptions
 
     public string[] Topics { get; set; } = [];
 
+    /// <summary>Static group membership (librdkafka group.instance.id, KIP-345): a member that restarts within the
+    /// session timeout gets its partitions back without a rebalance. "{host}" is replaced by the host name (a
+    /// StatefulSet pod's stable name). Every worker of a group needs its own: a second member with the same id fences
+    /// the first. Empty: dynamic membership.</summary>
+    public string? InstanceId { get; set; }
+
     /// <summary>Extra librdkafka properties (security.protocol, sasl.*, ...), passed through unchanged.</summary>
     public Dictionary<string, string> Properties { get; set; } = [];
 }

@@ -94,7 +94,7 @@ public sealed class RouteOptionsTests
             "Ingest:Batching:MaxRows: 'abc' is not a whole number",
             "Ingest:ClickHouse:Format: '1' is not one of Native, JSONEachRow",
             "Ingest:ClickHouse:Format: 'Parquet' is not one of Native, JSONEachRow",
-            "Ingest:Kafka:Topic: unknown setting 'Topic' (known here: BootstrapServers, Group, Topics, Properties)",
+            "Ingest:Kafka:Topic: unknown setting 'Topic' (known here: BootstrapServers, Group, Topics, InstanceId, Properties)",
             "Ingest:Kafka:Topics:first: 'first' is not an index (a list takes :0, :1, ...)",
             "Ingest:Region:sub: a text setting has no sub-key 'sub'",
             "Ingest:Routes:0:Mapping:Strict: 'yes' is not true or false",

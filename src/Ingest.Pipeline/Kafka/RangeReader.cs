@@ -15,6 +15,8 @@ internal sealed class RangeReader : IRangeReader
     {
         var config = ConsumerSettings.Build(options, timestamps);
         config.ClientId += "-replay";
+        // Never a group member (assign only): it must not take the worker's static identity.
+        config.GroupInstanceId = null;
         _consumer = new ConsumerBuilder<Ignore, int>(config).SetValueDeserializer(_message).Build();
     }
 
