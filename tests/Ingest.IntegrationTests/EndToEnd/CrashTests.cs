@@ -1,4 +1,5 @@
 using Ingest.LocalStack.Processes;
+using Ingest.LocalStack.Prometheus;
 using Xunit.Abstractions;
 
 namespace Ingest.IntegrationTests.EndToEnd;
@@ -70,8 +71,7 @@ public sealed class CrashTests(IndependentStack fixture, ITestOutputHelper outpu
             ["Ingest:Batching:MaxRows"] = "3000",
         }, Path.Combine(_stack.Directory, $"worker-{topic}-{round}.log"));
 
-    private static long Replays(string metrics) =>
-        long.Parse(metrics.Split('\n').First(l => l.StartsWith("ingest_checkpoint_replays_total ", StringComparison.Ordinal)).Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+    private static long Replays(string metrics) => (long)PrometheusText.Sum(metrics, "ingest_checkpoint_replays_total");
 
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
 

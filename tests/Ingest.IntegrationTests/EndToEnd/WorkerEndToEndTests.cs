@@ -3,6 +3,7 @@ using System.Text;
 using Confluent.Kafka;
 using Ingest.LocalStack.Kafka;
 using Ingest.LocalStack.Processes;
+using Ingest.LocalStack.Prometheus;
 
 namespace Ingest.IntegrationTests.EndToEnd;
 
@@ -55,7 +56,9 @@ public sealed class WorkerEndToEndTests(SingleStack fixture) : IClassFixture<Sin
         Assert.Equal(9, rows);
         Assert.Equal(0, await CountAsync($"SELECT countIf(seq = 4) FROM {table}"));
         var metrics = await worker.MetricsAsync();
-        Assert.Contains("ingest_messages_rejected_total 1\n", metrics, StringComparison.Ordinal);
+        var rejected = Assert.Single(PrometheusText.Samples(metrics, "ingest_messages_rejected_total"));
+        Assert.Equal(1, rejected.Value);
+        Assert.Equal(topic, rejected.Labels["topic"]);
         Assert.Equal(0, await worker.StopAsync(TimeSpan.FromSeconds(30)));
         var log = await File.ReadAllTextAsync(worker.LogFile);
         Assert.Contains($"Skipping {topic}/0@4: malformed JSON", log, StringComparison.Ordinal);
