@@ -73,17 +73,8 @@ public sealed class WorkerEndToEndTests(SingleStack fixture) : IClassFixture<Sin
     }
 
     private Task<WorkerProcess> StartWorkerAsync(string topic, string table, string region) =>
-        WorkerProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["Ingest:Region"] = region,
-            ["Ingest:Kafka:BootstrapServers"] = _stack.KafkaBootstrap,
-            ["Ingest:Kafka:Group"] = topic.Split('-')[0],
-            ["Ingest:Kafka:Topics:0"] = topic,
-            ["Ingest:Kafka:Properties:session.timeout.ms"] = "6000",
-            ["Ingest:ClickHouse:Endpoints:0"] = _stack.Node("ch").HttpEndpoint.ToString(),
-            ["Ingest:ClickHouse:Table"] = table,
-            ["Ingest:Batching:MaxAge"] = "00:00:00.300",
-        }, Path.Combine(_stack.Directory, $"worker-{topic}.log"));
+        WorkerProcess.StartAsync(Load.WorkerSettings(_stack.KafkaBootstrap, _stack.Node("ch"), topic, table, region, group: topic.Split('-')[0]),
+            Path.Combine(_stack.Directory, $"worker-{topic}.log"));
 
     private async Task<long> CountAsync(string sql) =>
         long.Parse(await _stack.Node("ch").Client.ScalarAsync(sql) ?? "-1", CultureInfo.InvariantCulture);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Ingest.IntegrationTests.EndToEnd;
 using Ingest.LocalStack.Kafka;
 using Ingest.LocalStack.Processes;
 using Ingest.LocalStack.Prometheus;
@@ -17,13 +18,8 @@ public sealed class WorkerMetricsTests(SingleStack fixture, ITestOutputHelper ou
     public async Task Promtool_accepts_the_metrics_and_Prometheus_counts_every_consumed_message()
     {
         const int count = 3_000;
-        const int partitions = 4;
-        var topic = StackFixture.NewTopic("prom");
-        _stack.Kafka!.CreateTopic(topic, partitions);
-        var table = await CreateTableAsync();
-        await using var worker = await StartWorkerAsync(topic, table);
-        Assert.Equal(count, SampleEvents.Produce(_stack.KafkaBootstrap, topic, 0, count));
-        Assert.Equal(count, await Poll.UntilAsync(() => CountAsync(table), n => n >= count, TimeSpan.FromSeconds(60)));
+        var (worker, topic, table) = await ConsumedAsync("prom", partitions: 4, count);
+        await using var _ = worker;
 
         var text = await worker.MetricsAsync();
         var (exitCode, lint) = await PromtoolCheckAsync(text);
@@ -58,14 +54,9 @@ public sealed class WorkerMetricsTests(SingleStack fixture, ITestOutputHelper ou
     [Fact(Skip = "needs PipelineStatus.Partitions: the interim IngestPipeline.Status publishes no partitions (the pipeline rewrite does)")]
     public async Task Consumer_lag_is_exported_per_partition_and_drains_to_zero()
     {
-        const int count = 2_000;
         const int partitions = 3;
-        var topic = StackFixture.NewTopic("lag");
-        _stack.Kafka!.CreateTopic(topic, partitions);
-        var table = await CreateTableAsync();
-        await using var worker = await StartWorkerAsync(topic, table);
-        Assert.Equal(count, SampleEvents.Produce(_stack.KafkaBootstrap, topic, 0, count));
-        Assert.Equal(count, await Poll.UntilAsync(() => CountAsync(table), n => n >= count, TimeSpan.FromSeconds(60)));
+        var (worker, topic, table) = await ConsumedAsync("lag", partitions, count: 2_000);
+        await using var _ = worker;
 
         // Committed offsets reach the high watermarks once the last INSERT is acknowledged and checkpointed.
         var lag = await Poll.UntilAsync(async () => PrometheusText.Samples(await worker.MetricsAsync(), "ingest_kafka_consumer_lag"),
@@ -76,28 +67,28 @@ public sealed class WorkerMetricsTests(SingleStack fixture, ITestOutputHelper ou
         Assert.Equal(0, await worker.StopAsync(TimeSpan.FromSeconds(30)));
     }
 
-    private async Task<string> CreateTableAsync()
+    /// <summary>A worker of region "m" that has consumed <paramref name="count"/> sample events from a new topic into a new
+    /// table: every row is in ClickHouse when this returns.</summary>
+    private async Task<(WorkerProcess Worker, string Topic, string Table)> ConsumedAsync(string prefix, int partitions, int count)
     {
-        var table = $"default.m_{Guid.NewGuid():N}"[..30];
-        await _stack.Node("ch").Client.ExecuteAsync($"CREATE TABLE {table} ({SampleEvents.TableColumns}, seq UInt64) ENGINE = MergeTree ORDER BY seq");
-        return table;
-    }
-
-    private async Task<long> CountAsync(string table) =>
-        long.Parse(await _stack.Node("ch").Client.ScalarAsync($"SELECT count() FROM {table}") ?? "-1", CultureInfo.InvariantCulture);
-
-    private Task<WorkerProcess> StartWorkerAsync(string topic, string table) =>
-        WorkerProcess.StartAsync(new Dictionary<string, string>
+        var node = _stack.Node("ch");
+        var topic = StackFixture.NewTopic(prefix);
+        _stack.Kafka!.CreateTopic(topic, partitions);
+        var table = await Load.CreateTableAsync(node, "m", engine: "MergeTree ORDER BY seq");
+        var worker = await WorkerProcess.StartAsync(Load.WorkerSettings(_stack.KafkaBootstrap, node, topic, table, region: "m"),
+            Path.Combine(_stack.Directory, $"worker-{topic}.log"));
+        try
         {
-            ["Ingest:Region"] = "m",
-            ["Ingest:Kafka:BootstrapServers"] = _stack.KafkaBootstrap,
-            ["Ingest:Kafka:Group"] = topic,
-            ["Ingest:Kafka:Topics:0"] = topic,
-            ["Ingest:Kafka:Properties:session.timeout.ms"] = "6000",
-            ["Ingest:ClickHouse:Endpoints:0"] = _stack.Node("ch").HttpEndpoint.ToString(),
-            ["Ingest:ClickHouse:Table"] = table,
-            ["Ingest:Batching:MaxAge"] = "00:00:00.300",
-        }, Path.Combine(_stack.Directory, $"worker-{topic}.log"));
+            Assert.Equal(count, SampleEvents.Produce(_stack.KafkaBootstrap, topic, 0, count));
+            Assert.Equal(count, await Poll.UntilAsync(() => node.CountAsync($"SELECT count() FROM {table}"), n => n >= count, TimeSpan.FromSeconds(60)));
+            return (worker, topic, table);
+        }
+        catch
+        {
+            await worker.DisposeAsync();
+            throw;
+        }
+    }
 
     /// <summary>`promtool check metrics` over <paramref name="exposition"/> on stdin: exit code and what it printed.</summary>
     private async Task<(int ExitCode, string Output)> PromtoolCheckAsync(string exposition)
