@@ -4,9 +4,11 @@ using Prometheus;
 namespace Ingest.Worker.Observability;
 
 /// <summary>GET /metrics: the pipeline's meter (through <see cref="PrometheusMeterBridge"/>) and prometheus-net's process
-/// metrics, in a registry of this host's own, every series labelled with the worker's region. Nothing else: the
-/// runtime's System.Runtime meter and EventCounters are not exported (through prometheus-net's adapters their
-/// <c>system_runtime_*_count</c> gauges fail <c>promtool check metrics</c>), nor prometheus-net's debug metrics.</summary>
+/// metrics (process_*, dotnet_*), in a registry of this host's own, every series labelled with the worker's region.
+/// Nothing else: prometheus-net's default registry, tried in this worker, fails <c>promtool check metrics</c> (exit 3)
+/// on the System.Runtime meter's gauges named <c>*_count</c> (system_runtime_dotnet_timer_count, ..._assembly_count,
+/// ...) and on its own debug gauge prometheus_net_eventcounteradapter_sources_connected_total, and exports meter
+/// "Ingest" again as ingest_ingest_* gauges; so its meter and EventCounter adapters and debug metrics stay off.</summary>
 internal static class MetricsEndpoint
 {
     public static IServiceCollection AddMetricsExport(this IServiceCollection services, string region)
