@@ -19,7 +19,7 @@ public sealed class IngestMetrics : IDisposable
     /// timeout; the default OpenTelemetry buckets (0–10000) assume milliseconds.</summary>
     private static readonly double[] InsertDurationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-    private static readonly string[] PauseLabels = [.. Enum.GetValues<PauseReasons>().Where(r => r != PauseReasons.None).Select(r => SnakeCase(r.ToString()))];
+    private static readonly string[] PauseLabels = [.. Enum.GetValues<PauseReasons>().Where(r => r != PauseReasons.None).Select(r => r.Name())];
 
     private readonly bool _ownsMeter;
     private readonly Counter<long> _consumed;
@@ -228,7 +228,7 @@ public sealed class IngestMetrics : IDisposable
     }
 
     /// <summary>Every reason is reported, with 0 when it holds nothing, so a lifted pause reads 0 rather than vanishing.
-    /// Reasons are labelled in snake_case whatever spelling the snapshot uses ("NotOwned", "not-owned" → not_owned).</summary>
+    /// Labelled by the names the admin API uses (<see cref="PauseReasonNames.Name"/>: "not-owned").</summary>
     private IEnumerable<Measurement<int>> ObservePaused()
     {
         if (_status?.Invoke() is not { } status) yield break;
@@ -236,11 +236,7 @@ public sealed class IngestMetrics : IDisposable
         foreach (var label in PauseLabels) counts[label] = 0;
         foreach (var p in status.Partitions)
         {
-            foreach (var reason in p.PausedBy)
-            {
-                var label = SnakeCase(reason);
-                counts[label] = counts.GetValueOrDefault(label) + 1;
-            }
+            foreach (var reason in p.PausedBy) counts[reason] = counts.GetValueOrDefault(reason) + 1;
         }
         foreach (var (reason, count) in counts)
             yield return new Measurement<int>(count, new KeyValuePair<string, object?>("reason", reason));
@@ -261,24 +257,6 @@ public sealed class IngestMetrics : IDisposable
     {
         if (_status?.Invoke() is not { } status) yield break;
         yield return new Measurement<int>(status.Routes.Count(r => r.Error is not null));
-    }
-
-    /// <summary>"TargetReadOnly", "target-read-only" and "target_read_only" → "target_read_only".</summary>
-    private static string SnakeCase(string name)
-    {
-        var sb = new System.Text.StringBuilder(name.Length + 4);
-        for (var i = 0; i < name.Length; i++)
-        {
-            var c = name[i];
-            if (c is '-' or '_' or ' ')
-            {
-                if (sb.Length > 0 && sb[^1] != '_') sb.Append('_');
-                continue;
-            }
-            if (char.IsUpper(c) && sb.Length > 0 && sb[^1] != '_') sb.Append('_');
-            sb.Append(char.ToLowerInvariant(c));
-        }
-        return sb.ToString();
     }
 
     public void Dispose()

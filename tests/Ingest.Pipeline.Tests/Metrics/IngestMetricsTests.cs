@@ -99,8 +99,8 @@ public sealed class IngestMetricsTests
             Partitions =
             [
                 Partition("events", 0, "db.t", lag: 120, bytes: 1000, rows: 10),
-                Partition("events", 1, "db.t", lag: null, bytes: 500, rows: 5, "Backpressure"),
-                Partition("clicks", 0, "db.c", lag: 7, bytes: 0, rows: 0, "TargetFailed", "Operator"),
+                Partition("events", 1, "db.t", lag: null, bytes: 500, rows: 5, "backpressure"),
+                Partition("clicks", 0, "db.c", lag: 7, bytes: 0, rows: 0, "target-failed", "operator"),
                 Partition("clicks", 1, "db.c", lag: 0, bytes: 0, rows: 0, "target-failed"),
             ],
         };
@@ -111,10 +111,10 @@ public sealed class IngestMetricsTests
             recorder.Observe("ingest.kafka.consumer.lag").Select(m => (m.Value, m.Tags)));
         var paused = recorder.Observe("ingest.kafka.partitions.paused").ToDictionary(m => m.Tags, m => m.Value);
         Assert.Equal(1, paused["reason=backpressure"]);
-        Assert.Equal(2, paused["reason=target_failed"]);
+        Assert.Equal(2, paused["reason=target-failed"]);
         Assert.Equal(1, paused["reason=operator"]);
-        Assert.Equal(0, paused["reason=not_owned"]);
-        Assert.Equal(0, paused["reason=target_read_only"]);
+        Assert.Equal(0, paused["reason=not-owned"]);
+        Assert.Equal(0, paused["reason=target-read-only"]);
         Assert.Equal(6, paused.Count);
         Assert.Equal([(1500, "table=db.t"), (0, "table=db.c")], recorder.Observe("ingest.in_flight.bytes").Select(m => (m.Value, m.Tags)));
         Assert.Equal([(15, "table=db.t"), (0, "table=db.c")], recorder.Observe("ingest.in_flight.rows").Select(m => (m.Value, m.Tags)));
