@@ -1,4 +1,3 @@
-using Ingest.Pipeline.Metrics;
 using Prometheus;
 
 namespace Ingest.Worker.Observability;
@@ -25,12 +24,10 @@ internal static class MetricsEndpoint
         return services;
     }
 
-    /// <summary>Starts the bridge before the pipeline can record (a MeterListener sees no measurement made before it
-    /// listened), and backs the status gauges with the worker's snapshot.</summary>
+    /// <summary>Starts the bridge before the pipeline can record: a MeterListener sees no measurement made before it
+    /// listened. (The pipeline backs the status gauges with its own snapshot.)</summary>
     public static IEndpointConventionBuilder MapMetricsExport(this WebApplication app)
     {
-        var worker = app.Services.GetRequiredService<IngestWorker>();
-        app.Services.GetRequiredService<IngestMetrics>().ObserveStatus(() => worker.Status);
         app.Services.GetRequiredService<PrometheusMeterBridge>();
         var registry = app.Services.GetRequiredService<CollectorRegistry>();
         return app.MapMetrics(settings => settings.Registry = registry);
