@@ -18,7 +18,8 @@ public sealed class WorkerMetricsTests(SingleStack fixture, ITestOutputHelper ou
     public async Task Promtool_accepts_the_metrics_and_Prometheus_counts_every_consumed_message()
     {
         const int count = 3_000;
-        var (worker, topic, table) = await ConsumedAsync("prom", partitions: 4, count);
+        const int partitions = 4;
+        var (worker, topic, table) = await ConsumedAsync("prom", partitions, count);
         await using var _ = worker;
 
         var text = await worker.MetricsAsync();
@@ -47,11 +48,12 @@ public sealed class WorkerMetricsTests(SingleStack fixture, ITestOutputHelper ou
         // Prometheus negotiates OpenMetrics with the worker: the histogram arrives whole, labelled.
         Assert.Equal(14, await prometheus.ValueAsync($"count(ingest_insert_duration_seconds_bucket{{table=\"{table}\",region=\"m\",job=\"ingest\"}})"));
         Assert.Equal(count, await prometheus.ValueAsync($"sum by (table) (ingest_rows_inserted_total{{table=\"{table}\"}})"));
+        Assert.Equal(partitions, await prometheus.ValueAsync($"count(ingest_kafka_consumer_lag{{topic=\"{topic}\",table=\"{table}\",partition=~\"[0-3]\"}})"));
 
         Assert.Equal(0, await worker.StopAsync(TimeSpan.FromSeconds(30)));
     }
 
-    [Fact(Skip = "needs PipelineStatus.Partitions: the interim IngestPipeline.Status publishes no partitions (the pipeline rewrite does)")]
+    [Fact]
     public async Task Consumer_lag_is_exported_per_partition_and_drains_to_zero()
     {
         const int partitions = 3;
