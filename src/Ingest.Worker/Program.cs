@@ -2,6 +2,7 @@ using Ingest.Pipeline;
 using Ingest.Pipeline.Control;
 using Ingest.Pipeline.Metrics;
 using Ingest.Worker;
+using Ingest.Worker.Admin;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.AddSimpleConsole(o =>
@@ -19,9 +20,11 @@ if (problems.Count > 0)
     return 2;
 }
 var options = builder.Configuration.GetSection("Ingest").Get<IngestOptions>() ?? new IngestOptions();
+AdminSettings admin;
 try
 {
     options.Validate();
+    admin = AdminSettings.Load(builder.Configuration);
 }
 catch (InvalidOperationException e)
 {
@@ -33,8 +36,11 @@ builder.Services.AddSingleton(options);
 builder.Services.AddSingleton<IngestMetrics>();
 builder.Services.AddSingleton<IngestWorker>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestWorker>());
+builder.Services.AddSingleton<IPipelineControl>(sp => sp.GetRequiredService<IngestWorker>());
+builder.AddAdminApi(admin);
 
 var app = builder.Build();
+app.MapAdminApi();
 app.MapGet("/health/live", (IngestWorker w) => w.Status.State == PipelineState.Failed ? Results.Problem(w.Status.Fault, statusCode: 503) : Results.Text("ok\n"));
 app.MapGet("/health/ready", (IngestWorker w) => w.Status.IsReady ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
 app.MapGet("/metrics", (IngestMetrics m) => Results.Text(m.ToPrometheusText(), "text/plain; version=0.0.4"));
