@@ -10,6 +10,9 @@ internal static class AdminApi
     /// <summary>Bodies are a selector and a word or two; anything larger is not a request for this API.</summary>
     private const int MaxBodyBytes = 64 * 1024;
 
+    private const string PauseFields = "topic (string), partitions (array of integers, needs topic), reason (string)";
+    private const string FlushFields = "topic (string), partitions (array of integers, needs topic), timeout (string such as \"30s\")";
+
     private static readonly TimeSpan DefaultFlushTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Registers the settings and, when the API is enabled, adds its address to the ones Kestrel binds.</summary>
@@ -50,7 +53,7 @@ internal static class AdminApi
     private static async Task<IResult> PauseOrResumeAsync(HttpRequest request, ILoggerFactory logs,
         Func<PartitionSelector, PauseReasons, CancellationToken, Task<PauseResult>> command)
     {
-        var (body, bad) = await ReadBodyAsync(request, ControlJsonContext.Default.PauseRequest);
+        var (body, bad) = await ReadBodyAsync(request, ControlJsonContext.Default.PauseRequest, PauseFields);
         if (bad is not null) return bad;
         body ??= new PauseRequest();
         var selector = ControlInput.Selector(body.Topic, body.Partitions, out var problem);
@@ -62,7 +65,7 @@ internal static class AdminApi
 
     private static async Task<IResult> FlushAsync(HttpRequest request, IPipelineControl control, ILoggerFactory logs)
     {
-        var (body, bad) = await ReadBodyAsync(request, ControlJsonContext.Default.FlushRequest);
+        var (body, bad) = await ReadBodyAsync(request, ControlJsonContext.Default.FlushRequest, FlushFields);
         if (bad is not null) return bad;
         body ??= new FlushRequest();
         var selector = ControlInput.Selector(body.Topic, body.Partitions, out var problem);
@@ -120,7 +123,7 @@ internal static class AdminApi
     }
 
     /// <summary>The body as <typeparamref name="T"/> (null when empty), or a 400/413 answer naming what is wrong.</summary>
-    private static async Task<(T? Body, IResult? Problem)> ReadBodyAsync<T>(HttpRequest request, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    private static async Task<(T? Body, IResult? Problem)> ReadBodyAsync<T>(HttpRequest request, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string fields)
         where T : class
     {
         using var buffer = new MemoryStream();
@@ -140,16 +143,21 @@ internal static class AdminApi
         }
         catch (JsonException e)
         {
-            return (null, AdminResults.Problem(StatusCodes.Status400BadRequest, $"bad JSON body: {Describe(e)}"));
+            return (null, AdminResults.Problem(StatusCodes.Status400BadRequest, $"bad JSON body: {Describe(e, fields)}"));
         }
     }
 
-    /// <summary>System.Text.Json's message without the .NET type names, which mean nothing to a caller.</summary>
-    private static string Describe(JsonException e)
+    /// <summary>What is wrong, in the caller's terms: System.Text.Json names .NET types, which mean nothing to a caller.</summary>
+    private static string Describe(JsonException e, string fields)
     {
-        var message = e.Message;
-        var typeMention = message.IndexOf(" contained in type '", StringComparison.Ordinal);
-        if (typeMention >= 0) message = message[..typeMention] + " (the fields are topic, partitions, reason; flush takes timeout instead of reason)";
-        return message;
+        const string unmapped = "The JSON property '";
+        if (e.Message.StartsWith(unmapped, StringComparison.Ordinal))
+        {
+            var name = e.Message[unmapped.Length..e.Message.IndexOf('\'', unmapped.Length)];
+            return $"unknown field '{name}' (the fields are {fields})";
+        }
+        if (e.Message.Contains("could not be converted", StringComparison.Ordinal))
+            return e.Path is null or "$" ? $"expected a JSON object with the fields {fields}" : $"{e.Path} has the wrong type (the fields are {fields})";
+        return e.Message;
     }
 }

@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Sockets;
+using Ingest.Pipeline.Control;
+using Ingest.Worker.Admin;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Ingest.Worker.Tests;
+
+/// <summary>The admin API as the worker maps it, on a real Kestrel with two loopback ports (admin and <c>Urls</c>), in
+/// front of a fake pipeline.</summary>
+internal sealed class AdminServer : IAsyncDisposable
+{
+    public const string Token = "s3cret-admin-token";
+
+    private readonly WebApplication _app;
+
+    private AdminServer(WebApplication app, FakePipelineControl control, Uri url, Uri otherUrl, LogLines log)
+    {
+        _app = app;
+        Control = control;
+        Url = url;
+        OtherUrl = otherUrl;
+        Log = log;
+    }
+
+    public FakePipelineControl Control { get; }
+
+    /// <summary>The admin address, e.g. http://127.0.0.1:41234/.</summary>
+    public Uri Url { get; }
+
+    /// <summary>The <c>Urls</c> address (health and metrics in the worker).</summary>
+    public Uri OtherUrl { get; }
+
+    public string Name => Url.ToString().TrimEnd('/');
+
+    public LogLines Log { get; }
+
+    public static async Task<AdminServer> StartAsync(FakePipelineControl? control = null, string? token = Token)
+    {
+        control ??= new FakePipelineControl();
+        var (adminPort, otherPort) = (FreePort(), FreePort());
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["urls"] = $"http://127.0.0.1:{otherPort}",
+            ["Ingest:Admin:Url"] = $"http://127.0.0.1:{adminPort}",
+            ["Ingest:Admin:Token"] = token,
+        });
+        var log = new LogLines();
+        builder.Logging.ClearProviders().AddProvider(log);
+        builder.AddAdminApi(AdminSettings.Load(builder.Configuration));
+        builder.Services.AddSingleton<IPipelineControl>(control);
+        var app = builder.Build();
+        app.MapAdminApi();
+        app.MapGet("/health/live", () => "ok");
+        await app.StartAsync();
+        return new AdminServer(app, control, new Uri($"http://127.0.0.1:{adminPort}/"), new Uri($"http://127.0.0.1:{otherPort}/"), log);
+    }
+
+    /// <summary>A loopback port nothing listens on right now.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+/// <summary>Every log line the server wrote, for asserting on what an operator would read.</summary>
+internal sealed class LogLines : ILoggerProvider
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+    public IReadOnlyCollection<string> Lines => _lines;
+
+    public ILogger CreateLogger(string categoryName) => new Logger(_lines);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(System.Collections.Concurrent.ConcurrentQueue<string> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
+    }
+}
