@@ -49,7 +49,7 @@ internal static class Output
         {
             console.WriteLine($"{worker}  {done} {result.Selector} ({result.Reason}): {result.Partitions.Count} partition(s) assigned here matched");
             foreach (var p in result.Partitions)
-                Row(table, worker, $"{p.Topic}[{p.Partition}]", p.Table, p.PausedBy.Count == 0 ? "- (consuming)" : string.Join(",", p.PausedBy));
+                Row(table, worker, $"{p.Topic}[{p.Partition}]", p.Table, p.PausedBy.Count == 0 ? "-" : string.Join(",", p.PausedBy));
         }
         if (table.Rows.Count > 0) console.Write(table);
     }

@@ -60,12 +60,28 @@ internal sealed class AdminServer : IAsyncDisposable
         return new AdminServer(app, control, new Uri($"http://127.0.0.1:{adminPort}/"), new Uri($"http://127.0.0.1:{otherPort}/"), log);
     }
 
-    /// <summary>A loopback port nothing listens on right now.</summary>
+    private static int _nextPort = 20000 + Random.Shared.Next(0, 10000);
+
+    /// <summary>A loopback port nothing listens on right now and that this process has not handed out before. Taken below
+    /// Linux's ephemeral range (32768+), where the kernel's own choices for port 0 and outgoing connections land, and
+    /// never twice: the kernel readily gives the same port 0 again right after it was closed.</summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            var port = Interlocked.Increment(ref _nextPort);
+            if (port >= 32000) Interlocked.CompareExchange(ref _nextPort, 20000, port);
+            try
+            {
+                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken by something else; try the next.
+            }
+        }
     }
 
     public async ValueTask DisposeAsync()
