@@ -11,32 +11,21 @@ namespace Ingest.Worker.Tests;
 
 /// <summary>The admin API as the worker maps it, on a real Kestrel with two loopback ports (admin and <c>Urls</c>), in
 /// front of a fake pipeline.</summary>
-internal sealed class AdminServer : IAsyncDisposable
+internal sealed class AdminServer(WebApplication app, FakePipelineControl control, Uri url, Uri otherUrl, LogLines log) : IAsyncDisposable
 {
     public const string Token = "s3cret-admin-token";
 
-    private readonly WebApplication _app;
-
-    private AdminServer(WebApplication app, FakePipelineControl control, Uri url, Uri otherUrl, LogLines log)
-    {
-        _app = app;
-        Control = control;
-        Url = url;
-        OtherUrl = otherUrl;
-        Log = log;
-    }
-
-    public FakePipelineControl Control { get; }
+    public FakePipelineControl Control => control;
 
     /// <summary>The admin address, e.g. http://127.0.0.1:41234/.</summary>
-    public Uri Url { get; }
+    public Uri Url => url;
 
     /// <summary>The <c>Urls</c> address (health and metrics in the worker).</summary>
-    public Uri OtherUrl { get; }
+    public Uri OtherUrl => otherUrl;
 
     public string Name => Url.ToString().TrimEnd('/');
 
-    public LogLines Log { get; }
+    public LogLines Log => log;
 
     public static async Task<AdminServer> StartAsync(FakePipelineControl? control = null, string? token = Token)
     {
@@ -86,8 +75,8 @@ internal sealed class AdminServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await app.StopAsync();
+        await app.DisposeAsync();
     }
 }
 

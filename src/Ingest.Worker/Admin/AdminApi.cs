@@ -87,7 +87,8 @@ internal static class AdminApi
         try
         {
             return await RunAsync(request, logs, async ct =>
-                Results.Json(await control.FlushAsync(selector, ct), ControlJsonContext.Default.FlushResult), deadline.Token);
+                // WaitAsync: the deadline holds even if a flush does not watch its token.
+                Results.Json(await control.FlushAsync(selector, ct).WaitAsync(ct), ControlJsonContext.Default.FlushResult), deadline.Token);
         }
         catch (OperationCanceledException) when (!request.HttpContext.RequestAborted.IsCancellationRequested)
         {
