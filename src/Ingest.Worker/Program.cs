@@ -13,7 +13,7 @@ builder.Logging.AddSimpleConsole(o =>
 
 // Unknown keys and values of the wrong type are all named before binding (the binder would stop at the first with an
 // exception); then the values are checked together.
-var problems = OptionsCheck.Problems<IngestOptions>(builder.Configuration.AsEnumerable(), "Ingest");
+var problems = OptionsCheck.Problems<IngestOptions>(AdminOptions.Outside(builder.Configuration), "Ingest");
 if (problems.Count > 0)
 {
     Console.Error.WriteLine("Invalid configuration:\n  " + string.Join("\n  ", problems));

@@ -53,7 +53,7 @@ internal sealed class FakePipelineControl : IPipelineControl
     {
         Calls.Enqueue((verb, selector, reason));
         if (Refusal is not null) throw Refusal;
-        return Task.FromResult(new PauseResult(reason.ToString(), selector, Matching(selector).ToList()));
+        return Task.FromResult(new PauseResult(reason.Name(), selector, Matching(selector).ToList()));
     }
 
     private IEnumerable<PartitionStatus> Matching(PartitionSelector selector) => Status.Partitions.Where(p => selector.Matches(p.Topic, p.Partition));

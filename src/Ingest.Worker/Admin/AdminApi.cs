@@ -114,7 +114,14 @@ internal static class AdminApi
         }
         catch (ArgumentException e)
         {
-            return AdminResults.Problem(StatusCodes.Status400BadRequest, e.Message);
+            // The pipeline refuses what the API cannot check alone (a reason only the pipeline sets).
+            var message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+            return AdminResults.Problem(StatusCodes.Status400BadRequest, message);
+        }
+        catch (InvalidOperationException e)
+        {
+            // The pipeline's state stands in the way (a failed route cannot be flushed): the operator's move, not a bug.
+            return AdminResults.Problem(StatusCodes.Status409Conflict, e.Message);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -1,4 +1,5 @@
 using System.Net;
+using Ingest.Pipeline;
 
 namespace Ingest.Worker.Admin;
 
@@ -15,6 +16,12 @@ internal sealed class AdminOptions
 
     /// <summary>File holding the token (a mounted secret); read once at start, surrounding whitespace trimmed.</summary>
     public string? TokenFile { get; set; }
+
+    /// <summary>The configuration without this section: <c>IngestOptions</c>, checked for unknown keys under "Ingest", does
+    /// not bind it (the admin API belongs to the host, not the pipeline); <see cref="AdminSettings.Load"/> checks it.</summary>
+    public static IEnumerable<KeyValuePair<string, string?>> Outside(IConfiguration configuration) =>
+        configuration.AsEnumerable().Where(kv =>
+            !kv.Key.Equals(Section, StringComparison.OrdinalIgnoreCase) && !kv.Key.StartsWith(Section + ":", StringComparison.OrdinalIgnoreCase));
 }
 
 /// <summary>The admin API as it runs: validated address and the token, or <see cref="Enabled"/> false when no token
@@ -46,8 +53,11 @@ internal sealed class AdminSettings
     /// naming every problem, in the form <c>IngestOptions.Validate</c> uses (the worker exits with code 2).</summary>
     public static AdminSettings Load(IConfiguration configuration)
     {
+        // A misspelt key (Ingest:Admin:Tokn) would otherwise leave the admin API silently off.
+        var errors = OptionsCheck.Problems<AdminOptions>(configuration.AsEnumerable(), AdminOptions.Section).ToList();
+        if (errors.Count > 0)
+            throw new InvalidOperationException("Invalid configuration:\n  " + string.Join("\n  ", errors));
         var options = configuration.GetSection(AdminOptions.Section).Get<AdminOptions>() ?? new AdminOptions();
-        var errors = new List<string>();
         var url = ParseUrl(options.Url, ServerUrls(configuration), errors);
         var token = ReadToken(options, errors);
         if (errors.Count > 0)

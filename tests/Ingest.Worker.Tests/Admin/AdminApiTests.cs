@@ -98,7 +98,7 @@ public sealed class AdminApiTests : IAsyncLifetime
         Assert.Equal(topic, call.Selector.Topic);
         Assert.Equal(partitions, string.Join(",", call.Selector.Partitions ?? []));
         var result = JsonSerializer.Deserialize(await response.Content.ReadAsStringAsync(), ControlJsonContext.Default.PauseResult)!;
-        Assert.Equal(reason.ToString(), result.Reason);
+        Assert.Equal(reason.Name(), result.Reason);
     }
 
     [Theory]
@@ -160,6 +160,17 @@ public sealed class AdminApiTests : IAsyncLifetime
         Assert.Contains("did not finish within 300ms", problem.Detail, StringComparison.Ordinal);
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10));
         Assert.True(_server.Control.FlushWasCancelled);
+    }
+
+    [Fact]
+    public async Task The_pipelines_own_refusals_are_400_for_the_request_and_409_for_its_state()
+    {
+        _server.Control.Refusal = new ArgumentException("'target-failed' is set by the pipeline itself; it cannot be set by a command", "reason");
+        using (var response = await SendAsync(HttpMethod.Post, "pause", """{"reason": "target-failed"}"""))
+            Assert.Equal("'target-failed' is set by the pipeline itself; it cannot be set by a command", (await ProblemAsync(response, 400)).Detail);
+        _server.Control.Refusal = new InvalidOperationException("Route events into db.events failed, so its partitions cannot be flushed: dropped");
+        using (var response = await SendAsync(HttpMethod.Post, "flush"))
+            Assert.Equal("Route events into db.events failed, so its partitions cannot be flushed: dropped", (await ProblemAsync(response, 409)).Detail);
     }
 
     [Fact]

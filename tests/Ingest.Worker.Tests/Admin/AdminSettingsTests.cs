@@ -54,6 +54,26 @@ public sealed class AdminSettingsTests : IDisposable
     }
 
     [Fact]
+    public void A_misspelt_admin_key_is_refused_rather_than_leaving_the_api_off()
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => Load(new() { ["Ingest:Admin:Tokn"] = "t" }));
+        Assert.Contains("Ingest:Admin:Tokn: unknown setting 'Tokn' (known here: Url, Token, TokenFile)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_admin_section_is_left_out_of_the_pipeline_options_check()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Ingest:Region"] = "a",
+            ["Ingest:Admin:Url"] = "http://127.0.0.1:9000",
+            ["Ingest:Administrator"] = "x",
+        }).Build();
+        var problem = Assert.Single(Ingest.Pipeline.OptionsCheck.Problems<Ingest.Pipeline.IngestOptions>(AdminOptions.Outside(configuration), "Ingest"));
+        Assert.StartsWith("Ingest:Administrator: unknown setting 'Administrator'", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Token_and_token_file_together_are_refused()
     {
         var e = Assert.Throws<InvalidOperationException>(() => Load(new() { ["Ingest:Admin:Token"] = "a", ["Ingest:Admin:TokenFile"] = Write("t", "b") }));

@@ -99,7 +99,7 @@ public sealed class CliTests : IAsyncLifetime
         var run = await CliRun.RunAsync("pause", "-w", _a.Name, "-w", _b.Name, "--token", Token);
         Assert.Equal(1, run.ExitCode);
         Assert.Equal($"worker {_b.Name} answered 503: The pipeline is starting: the command was not applied", run.Error.Trim());
-        Assert.Contains($"{_a.Name}  paused all partitions (Operator): 3 partition(s) assigned here matched", run.Out, StringComparison.Ordinal);
+        Assert.Contains($"{_a.Name}  paused all partitions (operator): 3 partition(s) assigned here matched", run.Out, StringComparison.Ordinal);
         Assert.Equal(("pause", PauseReasons.Operator), Single(_a));
     }
 
@@ -123,7 +123,7 @@ public sealed class CliTests : IAsyncLifetime
             var call = Assert.Single(server.Control.Calls);
             Assert.Equal(("pause", "events", "0,1", PauseReasons.Backup), (call.Verb, call.Selector.Topic, string.Join(",", call.Selector.Partitions!), call.Reason));
         }
-        Assert.Contains($"{_b.Name}  paused events[0,1] (Backup): 2 partition(s) assigned here matched", pause.Out, StringComparison.Ordinal);
+        Assert.Contains($"{_b.Name}  paused events[0,1] (backup): 2 partition(s) assigned here matched", pause.Out, StringComparison.Ordinal);
         Assert.Equal([_b.Name, "events[0]", "db.events", "-"], Cells(Line(pause.Out, _b.Name, "events[0]")));
 
         var resume = await CliRun.RunAsync("resume", "-w", _a.Name, "--token", Token, "-t", "events", "--partition", "1", "--partition", "2");
