@@ -14,7 +14,7 @@ trap 'rm -rf "$results"' EXIT
 export TMPDIR=$results/tmp
 mkdir -p "$TMPDIR"
 status=0
-for project in tests/Ingest.Pipeline.Tests tests/Ingest.IntegrationTests; do
+for project in tests/Ingest.Pipeline.Tests tests/Ingest.Worker.Tests tests/Ingest.IntegrationTests; do
   echo "== $project"
   dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" \
     --logger "trx;LogFileName=$(basename "$project").trx" --results-directory "$results" || status=1
