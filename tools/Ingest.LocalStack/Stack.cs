@@ -25,7 +25,7 @@ public sealed class StackOptions
     public int KafkaBrokers { get; set; } = 3;
 
     /// <summary>The mock cluster's group initial rebalance delay (<see cref="MockKafkaCluster.Start"/>): 0 by default,
-    /// so a first group join takes ~0.16 s instead of ~3.2 s.</summary>
+    /// so a first group join takes ~0.1 s instead of ~3 s.</summary>
     public int KafkaGroupInitialRebalanceDelayMs { get; set; }
 
     /// <summary>Start the mock Kafka cluster in this process; when false (or INGEST_KAFKA_BOOTSTRAP is set) none is started.</summary>
