@@ -20,6 +20,29 @@ public sealed class IngestOptions
 
     public CheckpointOptions Checkpoints { get; set; } = new();
 
+    /// <summary>Several topic → table routes served by one consumer; empty: the single route of the shorthand
+    /// (Kafka:Topics into ClickHouse:Table with Mapping).</summary>
+    public RouteOptions[] Routes { get; set; } = [];
+
+    /// <summary>The routes in effect, each complete (name, format, settings and mapping filled from the shared defaults).</summary>
+    public IReadOnlyList<RouteOptions> EffectiveRoutes() =>
+        Routes.Length == 0
+            ? [new RouteOptions { Name = ClickHouse.Table, Topics = Kafka.Topics, Table = ClickHouse.Table, Format = ClickHouse.Format, Settings = ClickHouse.Settings, Mapping = Mapping }]
+            : [.. Routes.Select(r => new RouteOptions
+            {
+                Name = string.IsNullOrWhiteSpace(r.Name) ? r.Table : r.Name,
+                Topics = r.Topics,
+                TopicPattern = r.TopicPattern,
+                Table = r.Table,
+                Format = r.Format ?? ClickHouse.Format,
+                Settings = new Dictionary<string, string>(ClickHouse.Settings.Concat(r.Settings).GroupBy(kv => kv.Key).Select(g => g.Last())),
+                Mapping = r.Mapping ?? Mapping,
+            })];
+
+    /// <summary>What the consumer subscribes to: every route's topic names and patterns.</summary>
+    public IReadOnlyList<string> Subscription() =>
+        [.. EffectiveRoutes().SelectMany(r => r.Subscription is { } pattern ? r.Topics.Append(pattern) : r.Topics).Distinct()];
+
     /// <summary>Throws with a message naming every missing or invalid setting.</summary>
     public void Validate()
     {
@@ -27,7 +50,7 @@ public sealed class IngestOptions
         if (string.IsNullOrWhiteSpace(Region)) errors.Add("Ingest:Region is required (e.g. \"a\")");
         if (string.IsNullOrWhiteSpace(Kafka.BootstrapServers)) errors.Add("Ingest:Kafka:BootstrapServers is required");
         if (string.IsNullOrWhiteSpace(Kafka.Group)) errors.Add("Ingest:Kafka:Group is required");
-        if (Kafka.Topics.Length == 0 || Kafka.Topics.Any(string.IsNullOrWhiteSpace)) errors.Add("Ingest:Kafka:Topics needs at least one topic name");
+        ValidateRoutes(errors);
         if (ClickHouse.Endpoints.Length == 0) errors.Add("Ingest:ClickHouse:Endpoints needs at least one http(s) URL");
         foreach (var e in ClickHouse.Endpoints)
         {
@@ -35,8 +58,6 @@ public sealed class IngestOptions
                 errors.Add($"Ingest:ClickHouse:Endpoints: '{e}' is not an http(s) URL");
         }
         ValidateCaCertificateFile(errors);
-        if (string.IsNullOrWhiteSpace(ClickHouse.Table) || ClickHouse.Table.Split('.').Length != 2)
-            errors.Add("Ingest:ClickHouse:Table must be 'database.table'");
         if (Batching.MaxRows <= 0) errors.Add("Ingest:Batching:MaxRows must be > 0");
         if (Batching.MaxBytes <= 0) errors.Add("Ingest:Batching:MaxBytes must be > 0");
         if (Batching.MaxAge <= TimeSpan.Zero) errors.Add("Ingest:Batching:MaxAge must be > 0");
@@ -47,6 +68,48 @@ public sealed class IngestOptions
         if (errors.Count > 0)
             throw new InvalidOperationException("Invalid configuration:\n  " + string.Join("\n  ", errors));
     }
+
+    private void ValidateRoutes(List<string> errors)
+    {
+        if (Routes.Length == 0)
+        {
+            if (Kafka.Topics.Length == 0 || Kafka.Topics.Any(string.IsNullOrWhiteSpace)) errors.Add("Ingest:Kafka:Topics needs at least one topic name (or give Ingest:Routes)");
+            if (!IsTable(ClickHouse.Table)) errors.Add("Ingest:ClickHouse:Table must be 'database.table' (or give Ingest:Routes)");
+            return;
+        }
+        // Both at once would leave it unclear which topics go where.
+        if (Kafka.Topics.Length > 0) errors.Add("Ingest:Kafka:Topics cannot be used together with Ingest:Routes: list the topics in each route");
+        if (!string.IsNullOrEmpty(ClickHouse.Table)) errors.Add("Ingest:ClickHouse:Table cannot be used together with Ingest:Routes: give each route its Table");
+        var owner = new Dictionary<string, string>(StringComparer.Ordinal);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < Routes.Length; i++)
+        {
+            var r = Routes[i];
+            var key = $"Ingest:Routes:{i}";
+            if (!IsTable(r.Table)) errors.Add($"{key}:Table must be 'database.table'");
+            if (r.Topics.Length == 0 && string.IsNullOrWhiteSpace(r.TopicPattern)) errors.Add($"{key} needs Topics or a TopicPattern");
+            if (r.Topics.Any(string.IsNullOrWhiteSpace)) errors.Add($"{key}:Topics has an empty topic name");
+            if (r.TopicPattern is { } pattern)
+            {
+                try
+                {
+                    _ = r.PatternRegex();
+                }
+                catch (ArgumentException e)
+                {
+                    errors.Add($"{key}:TopicPattern '{pattern}' is not a regular expression: {e.Message}");
+                }
+            }
+            var name = string.IsNullOrWhiteSpace(r.Name) ? r.Table : r.Name;
+            if (!names.Add(name)) errors.Add($"{key}:Name '{name}' is used by another route");
+            foreach (var topic in r.Topics.Where(t => !string.IsNullOrWhiteSpace(t)))
+            {
+                if (!owner.TryAdd(topic, key)) errors.Add($"{key}:Topics: topic '{topic}' is already routed by {owner[topic]}; a topic goes into one table");
+            }
+        }
+    }
+
+    private static bool IsTable(string? table) => !string.IsNullOrWhiteSpace(table) && table.Split('.') is [{ Length: > 0 }, { Length: > 0 }];
 
     private void ValidateCaCertificateFile(List<string> errors)
     {
@@ -75,6 +138,12 @@ public sealed class KafkaOptions
     public string Group { get; set; } = "ingest";
 
     public string[] Topics { get; set; } = [];
+
+    /// <summary>Static group membership (librdkafka group.instance.id, KIP-345): a member that restarts within the
+    /// session timeout gets its partitions back without a rebalance. "{host}" is replaced by the host name (a
+    /// StatefulSet pod's stable name). Every worker of a group needs its own: a second member with the same id fences
+    /// the first. Empty: dynamic membership.</summary>
+    public string? InstanceId { get; set; }
 
     /// <summary>Extra librdkafka properties (security.protocol, sasl.*, ...), passed through unchanged.</summary>
     public Dictionary<string, string> Properties { get; set; } = [];
@@ -115,6 +184,16 @@ public sealed class ClickHouseOptions
     /// self-signed server). When set, only these CAs are trusted for https, not the system store; the host name is
     /// still checked. When null, the system trust store is used.</summary>
     public string? CaCertificateFile { get; set; }
+
+    /// <summary>These options with one route's table, format and settings.</summary>
+    internal ClickHouseOptions ForRoute(RouteOptions route)
+    {
+        var copy = (ClickHouseOptions)MemberwiseClone();
+        copy.Table = route.Table;
+        copy.Format = route.Format ?? Format;
+        copy.Settings = route.Settings;
+        return copy;
+    }
 
     /// <summary>The certificates of <see cref="CaCertificateFile"/>, or null when it is not set. Throws
     /// <see cref="InvalidOperationException"/> naming the setting, the path and what is wrong with the file.</summary>

@@ -1,9 +1,7 @@
-using System.Collections.Concurrent;
 using Confluent.Kafka;
 using Ingest.Pipeline.Batching;
-using Ingest.Pipeline.Checkpoints;
-using Ingest.Pipeline.ClickHouse;
-using Ingest.Pipeline.Decoding;
+using Ingest.Pipeline.Control;
+using Ingest.Pipeline.Delivery;
 using Ingest.Pipeline.Kafka;
 using Ingest.Pipeline.Metrics;
 using Ingest.Pipeline.Targets;
@@ -11,160 +9,150 @@ using Microsoft.Extensions.Logging;
 
 namespace Ingest.Pipeline;
 
-/// <summary>One region's consume → decode → batch → insert → commit loop. <see cref="Run"/> blocks its dedicated
-/// thread: librdkafka's rebalance callbacks run inside Consume on that thread, which is where a revoked partition's
-/// batches are flushed before it is released. Each partition has its own batch and at most one batch in flight,
-/// so its Kafka offsets are committed in order, and only after ClickHouse acknowledged the rows. Batches sealed
-/// together (e.g. aged out at once) go in one INSERT, which ClickHouse stores as one part.</summary>
-public sealed class IngestPipeline : IDisposable
+/// <summary>One region's consume → decode → batch → insert → checkpoint → commit loop. <see cref="Run"/> blocks its
+/// dedicated thread, which alone changes pipeline state: librdkafka's rebalance callbacks run inside Consume on it,
+/// other threads' commands are drained on it, and what they may read is published as a <see cref="Status"/> snapshot.
+/// Each partition has at most one batch in flight, so its offsets are committed in order, only after ClickHouse
+/// acknowledged the rows; batches sealed together go in one INSERT per table.</summary>
+public sealed partial class IngestPipeline : IPipelineControl, IDisposable
 {
+    /// <summary>Caps a group's size: its members are recorded in every pending checkpoint row of the group.</summary>
+    private const int MaxBatchesPerInsert = 256;
+
+    private static readonly TimeSpan StatusInterval = TimeSpan.FromMilliseconds(250);
+
     private readonly IngestOptions _options;
     private readonly ILogger _logger;
     private readonly IngestMetrics _metrics;
-    private readonly ClickHouseTarget _target;
-    private readonly MessageBytes _message = new();
-    private readonly Dictionary<TopicPartition, PartitionBatch> _open = [];
-    private readonly Dictionary<TopicPartition, Queue<PartitionBatch>> _sealed = [];
-    private readonly List<PartitionBatch> _ready = [];
-    private readonly ConcurrentQueue<(List<PartitionBatch> Batches, bool Inserted, Exception? Error)> _completed = new();
-    private readonly Stack<IRowBuffer> _freeBuffers = new();
+    private readonly Func<IReadOnlyList<Route>, IPartitionConsumer> _newConsumer;
+    private readonly Func<IReadOnlyList<Route>, IRangeReader> _newRangeReader;
+    private readonly CommandInbox _commands = new();
+    private readonly InsertScheduler _inserts;
+    private readonly PartitionBatches _batches;
+    private readonly Dictionary<string, Route> _routeOf = [];
     private readonly List<TopicPartitionOffset> _commits = [];
-    private readonly Dictionary<TopicPartition, ulong> _versions = [];
-    private readonly HashSet<TopicPartition> _lost = [];
-    private readonly List<CheckpointRow> _committedRows = [];
-    private long _committedRowsSince;
-    private Task? _committedWrite;
-    private CheckpointStore? _checkpoints;
-    private ReplayIdentity? _identity;
-    private RangeReader? _rangeReader;
+    private readonly List<PartitionBatch> _empty = [];
+    private readonly List<PendingFlush> _flushes = [];
+    private readonly Func<TopicPartition, int> _sendableRoute;
+    private readonly CancellationTokenSource _abort = new();
     private readonly long _maxAgeMs;
-
-    /// <summary>Caps a group's size: its members are recorded in every pending checkpoint row of the group.</summary>
-    private const int MaxBatchesPerInsert = 256;
-    private TableSchema? _schema;
-    private JsonRowDecoder? _decoder;
-    private long _inFlightBytes;
-    private int _inserting;
-    private bool _paused;
-    private bool _failed;
-    private long _lastAgeCheck;
-    private long _lastSchemaCheck;
-    private Task<TableSchema>? _schemaCheck;
+    private IReadOnlyList<Route> _routes;
+    private KafkaSource? _source;
+    private IRangeReader? _rangeReader;
     private CancellationToken _stopping;
+    private PipelineState _state = PipelineState.Starting;
+    private string? _fault;
+    private bool _backpressure;
+    private long _lastAgeCheck;
+    private long _lastStatus;
+    private volatile PipelineStatus _status;
+    private bool _disposed;
 
     public IngestPipeline(IngestOptions options, ILogger logger, IngestMetrics metrics)
+        : this(options, logger, metrics, routes: null,
+            routes => new KafkaConsumer(ConsumerSettings.Build(options, routes.Any(r => r.NeedsTimestamp)), logger, metrics),
+            routes => new RangeReader(options, routes.Any(r => r.NeedsTimestamp)))
+    {
+    }
+
+    /// <summary>A pipeline over prepared <paramref name="routes"/> (null: prepared by <see cref="Run"/> from the options)
+    /// and the given consumer and range reader: the seams unit tests use.</summary>
+    internal IngestPipeline(IngestOptions options, ILogger logger, IngestMetrics metrics, IReadOnlyList<Route>? routes,
+        Func<IReadOnlyList<Route>, IPartitionConsumer> newConsumer, Func<IReadOnlyList<Route>, IRangeReader> newRangeReader)
     {
         options.Validate();
         _options = options;
         _logger = logger;
         _metrics = metrics;
+        _newConsumer = newConsumer;
+        _newRangeReader = newRangeReader;
+        _routes = routes ?? [];
         _maxAgeMs = (long)options.Batching.MaxAge.TotalMilliseconds;
-        _target = new ClickHouseTarget(options.ClickHouse, logger, metrics);
+        _inserts = new InsertScheduler(options.ClickHouse.MaxConcurrentInserts);
+        _batches = new PartitionBatches(b => RouteOf(b.Partition.Topic).Pool.Return(b.Rows), CountSealed);
+        _sendableRoute = p => RouteOf(p.Topic) is { Error: null } r ? r.Index : -1;
+        _status = PipelineStatus.Starting(options.Region, GroupId);
+        metrics.ObserveStatus(() => _status);
     }
 
     public string GroupId => ConsumerSettings.GroupId(_options);
 
-    /// <summary>True while the consumer has partitions assigned (readiness).</summary>
-    public bool IsAssigned { get; private set; }
+    public PipelineStatus Status => _status;
 
     /// <summary>Consumes until <paramref name="stopping"/> fires, then flushes what it holds, commits and leaves the group.</summary>
     public void Run(CancellationToken stopping)
     {
-        _stopping = stopping;
-        PrepareTarget(stopping);
-
-        using var consumer = new ConsumerBuilder<Ignore, int>(ConsumerSettings.Build(_options, _decoder?.NeedsTimestamp == true))
-            .SetValueDeserializer(_message)
-            .SetPartitionsAssignedHandler((c, parts) => OnAssigned(parts))
-            .SetPartitionsRevokedHandler((c, parts) =>
-            {
-                _logger.LogInformation("Revoking {Partitions}: flushing their batches first", string.Join(", ", parts));
-                FlushAndWait(c, parts.Select(p => p.TopicPartition).ToHashSet());
-                IsAssigned = false;
-            })
-            .SetPartitionsLostHandler((c, parts) => Abandon(parts.Select(p => p.TopicPartition).ToHashSet()))
-            .SetErrorHandler((_, e) => _logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Kafka: {Reason} ({Code})", e.Reason, e.Code))
-            .SetLogHandler((_, m) => OnKafkaLog(m))
-            .Build();
-
-        consumer.Subscribe(_options.Kafka.Topics);
-        _logger.LogInformation("Consuming {Topics} as group {Group} into {Table} ({Format})", string.Join(",", _options.Kafka.Topics), GroupId, _options.ClickHouse.Table, _options.ClickHouse.Format);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, _abort.Token);
+        _stopping = linked.Token;
         try
         {
-            while (!stopping.IsCancellationRequested)
+            var prepared = _routes.Count > 0;
+            if (!prepared) _routes = [.. _options.EffectiveRoutes().Select((r, i) => RoutePreparation.PrepareAsync(i, _options, r, _logger, _metrics, _stopping).GetAwaiter().GetResult())];
+            foreach (var route in _routes)
             {
-                DrainCompleted(consumer);
-                Dispatch();
-                ApplyBackpressure(consumer);
-                var result = consumer.Consume(_paused ? 20 : 50);
-                if (result is not null) Take(result);
-                SealAged();
-                WriteCommittedRows(wait: false);
-                RefreshSchema();
+                foreach (var topic in route.Topics) _routeOf[topic] = route;
             }
-            FlushAndWait(consumer, null);
+            _source = new KafkaSource(_newConsumer(_routes), _logger);
+            var topics = prepared ? [.. _routes.SelectMany(r => r.Topics).Distinct()] : _options.Subscription();
+            _source.Subscribe(topics, new Rebalance(this));
+            _logger.LogInformation("Consuming {Topics} as group {Group} into {Tables}", string.Join(",", topics), GroupId, string.Join(", ", _routes.Select(r => r.Target.Table)));
+            SetState(PipelineState.Waiting);
+            while (!stopping.IsCancellationRequested) Turn();
+            SetState(PipelineState.Stopping);
+            FlushAndWait(_ => true);
+            SetState(PipelineState.Stopped);
+        }
+        catch (Exception e)
+        {
+            _fault = e.Message;
+            SetState(stopping.IsCancellationRequested && e is OperationCanceledException ? PipelineState.Stopped : PipelineState.Failed);
+            // In-flight INSERTs give up now: nothing after the failure is committed.
+            _abort.Cancel();
+            throw;
         }
         finally
         {
+            _commands.Close(_state);
+            foreach (var flush in _flushes) flush.Done.TrySetException(new PipelineNotRunningException(_state));
+            _flushes.Clear();
             // Close leaves the group at once (the revoke handler flushes), instead of waiting for the session timeout.
-            consumer.Close();
+            if (_state != PipelineState.Failed) _source?.Close();
+            Publish();
         }
     }
 
-    /// <summary>Before consuming: the table's columns, the checkpoint table on every endpoint, how replays are
-    /// identified on this server, and what delivery guarantee all that gives (logged, and exported).</summary>
-    private void PrepareTarget(CancellationToken stopping)
+    /// <summary>One turn of the loop: commands, acknowledgements, new INSERTs, then at most one message.</summary>
+    private void Turn()
     {
-        if (_options.ClickHouse.Format == InsertFormat.Native)
+        _commands.Drain();
+        DrainOutcomes();
+        Dispatch();
+        Commit();
+        ApplyBackpressure();
+        if (_source!.Next(_source.AllPaused || _source.Assigned.Count == 0 ? 20 : 50) is { } message) Take(message);
+        SealAged();
+        foreach (var route in _routes)
         {
-            UseSchema(_target.LoadSchemaAsync(stopping).GetAwaiter().GetResult());
-            _lastSchemaCheck = Environment.TickCount64;
+            route.Checkpoints?.WriteCommitted(wait: false, _maxAgeMs, _stopping);
+            if (route.Schema?.Poll(_stopping) == true) route.SchemaChanged();
         }
-
-        var engine = _target.ReadEngineAsync(stopping).GetAwaiter().GetResult();
-        if (_options.Checkpoints.Enabled)
-        {
-            var table = _options.Checkpoints.Table ?? $"{ClickHouseText.SplitTable(_options.ClickHouse.Table).Database}.ingest_checkpoints";
-            _checkpoints = new CheckpointStore(_target, table, GroupId);
-            var replicated = engine.Engine.StartsWith("Replicated", StringComparison.Ordinal);
-            foreach (var failure in _checkpoints.EnsureAsync(_options.Checkpoints.Engine, replicated, stopping).GetAwaiter().GetResult())
-                _logger.LogWarning("Checkpoint table {Table} not created on {Failure}; create it there before failing over to it", table, failure);
-            _identity = new ReplayIdentity(ReplayIdentity.ServerHasTokensAsync(_target, stopping).GetAwaiter().GetResult(), GroupId, _options.ClickHouse.Table);
-            foreach (var name in ReplayIdentity.ControlledSettings.Where(_options.ClickHouse.Settings.ContainsKey))
-                _logger.LogWarning("Ingest:ClickHouse:Settings:{Setting} is ignored: with checkpoints on, Ingest sets it itself (docs/exactly-once.md)", name);
-        }
-        var guarantee = DeliveryGuarantee.ReadAsync(_target, engine, _checkpoints is not null, _identity?.UsesTokens == true,
-            _decoder?.FillsOffset == true, stopping).GetAwaiter().GetResult();
-        _metrics.ExactlyOnce = guarantee.ExactlyOnce ? 1 : 0;
-        _logger.Log(guarantee.ExactlyOnce ? LogLevel.Information : LogLevel.Warning, "Delivery into {Table}: {Guarantee}", _options.ClickHouse.Table, guarantee.Description);
-        foreach (var warning in guarantee.Warnings) _logger.LogWarning("Delivery into {Table}: {Warning}", _options.ClickHouse.Table, warning);
+        CompleteFlushes();
+        if (Environment.TickCount64 - _lastStatus >= StatusInterval.TotalMilliseconds) Publish();
     }
 
-    private void Take(ConsumeResult<Ignore, int> result)
+    private void Take(ConsumedMessage m)
     {
-        _metrics.MessageConsumed();
-        var tp = result.TopicPartition;
-        if (!_open.TryGetValue(tp, out var batch))
-        {
-            batch = new PartitionBatch(tp, RentBuffer());
-            _open.Add(tp, batch);
-        }
-        var offset = result.Offset.Value;
-        var error = batch.Add(offset, result.Message.Timestamp.UnixTimestampMs, _message.Current);
-        if (error is not null)
-        {
-            _metrics.MessageRejected();
-            _logger.LogWarning("Skipping {Topic}/{Partition}@{Offset}: {Error}", tp.Topic, tp.Partition.Value, offset, error);
-        }
-        if (batch.Rows.Rows >= _options.Batching.MaxRows || batch.Rows.SourceBytes >= _options.Batching.MaxBytes) Seal(batch);
+        var route = RouteOf(m.Partition.Topic);
+        var batch = _batches.Open(m.Partition, route.Pool);
+        var error = batch.Add(m.Offset, m.TimestampMs, _source!.Value);
+        if (error is not null) _logger.LogWarning("Skipping {Topic}/{Partition}@{Offset}: {Error}", m.Partition.Topic, m.Partition.Partition.Value, m.Offset, error);
+        if (batch.Rows.Rows >= _options.Batching.MaxRows || batch.Rows.SourceBytes >= _options.Batching.MaxBytes) _batches.Seal(batch);
     }
 
-    private IRowBuffer RentBuffer()
+    private void CountSealed(PartitionBatch batch)
     {
-        if (_freeBuffers.TryPop(out var buffer)) return buffer;
-        return _options.ClickHouse.Format == InsertFormat.Native
-            ? new NativeRowBuffer(new ColumnBatch(_schema!), _decoder!)
-            : new JsonRowsBuffer();
+        _metrics.Consumed(batch.Partition.Topic, batch.Rows.Rows + batch.Rejected);
+        if (batch.Rejected > 0) _metrics.Rejected(batch.Partition.Topic, batch.Rejected);
     }
 
     private void SealAged()
@@ -172,402 +160,246 @@ public sealed class IngestPipeline : IDisposable
         var now = Environment.TickCount64;
         if (now - _lastAgeCheck < 10) return;
         _lastAgeCheck = now;
-        List<PartitionBatch>? due = null;
-        foreach (var batch in _open.Values)
-        {
-            if (now - batch.StartedAtTicks >= _maxAgeMs) (due ??= []).Add(batch);
-        }
-        if (due is not null)
-        {
-            foreach (var batch in due) Seal(batch);
-        }
+        _batches.SealAged(now, _maxAgeMs);
     }
 
-    /// <summary>Closes the partition's open batch and queues it behind any earlier one of the partition.</summary>
-    private void Seal(PartitionBatch batch)
-    {
-        _open.Remove(batch.Partition);
-        if (!_sealed.TryGetValue(batch.Partition, out var queue)) _sealed[batch.Partition] = queue = new Queue<PartitionBatch>();
-        queue.Enqueue(batch);
-        _inFlightBytes += batch.Rows.SourceBytes;
-        if (queue.Count == 1) _ready.Add(batch);
-    }
-
-    /// <summary>Starts inserts while fewer than MaxConcurrentInserts run: each takes ready batches (the oldest sealed
-    /// batch of partitions with nothing in flight) up to MaxBytes.</summary>
+    /// <summary>Starts INSERTs while fewer than MaxConcurrentInserts run, each of one table's ready batches up to
+    /// MaxBytes: pending checkpoint rows first (write-ahead: a crash at any point leaves either committed ranges or a
+    /// pending group that is replayed identically), then the rows.</summary>
     private void Dispatch()
     {
-        while (_ready.Count > 0 && _inserting < _options.ClickHouse.MaxConcurrentInserts)
+        while (_inserts.HasCapacity)
         {
-            var group = new List<PartitionBatch>();
-            long bytes = 0;
-            var taken = 0;
-            for (; taken < _ready.Count; taken++)
+            _empty.Clear();
+            var group = _batches.TakeGroup(_sendableRoute, _options.Batching.MaxBytes, MaxBatchesPerInsert, _empty);
+            // Every message was rejected: nothing to insert, but the offsets are consumed.
+            foreach (var batch in _empty) Acknowledge(RouteOf(batch.Partition.Topic), batch);
+            if (group.Count == 0)
             {
-                var batch = _ready[taken];
-                if (bytes > 0 && bytes + batch.Rows.SourceBytes > _options.Batching.MaxBytes) break;
-                if (group.Count == MaxBatchesPerInsert) break;
-                if (batch.Rows.Rows == 0)
-                {
-                    // Every message was rejected: nothing to insert, but the offsets are consumed.
-                    _completed.Enqueue(([batch], false, null));
-                    continue;
-                }
-                bytes += batch.Rows.SourceBytes;
-                group.Add(batch);
+                if (_empty.Count == 0) return;
+                continue;
             }
-            _ready.RemoveRange(0, taken);
-            if (group.Count == 0) continue;
-            _inserting++;
-            var checkpoints = _checkpoints;
-            var members = checkpoints is null ? "" : ReplayIdentity.Members(group);
-            var settings = _identity?.SettingsFor(members);
-            // The committed rows of earlier groups ride along with this group's pending rows: one checkpoint INSERT
-            // per group instead of two.
-            List<CheckpointRow>? rows = null;
-            if (checkpoints is not null)
+            var route = RouteOf(group[0].Partition.Topic);
+            var ledger = route.Checkpoints;
+            var (rows, settings) = ledger is null ? (null, null) : ledger.BeginGroup(group);
+            var stopping = _stopping;
+            _inserts.Start(route, group, async () =>
             {
-                rows = [.. group.Select(b => CheckpointRow.Pending(b, NextVersion(b.Partition), members)), .. _committedRows];
-                _committedRows.Clear();
-            }
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    // Write-ahead: the group is on record before its rows can be, so a crash at any point leaves
-                    // either committed ranges or a pending group that is replayed identically.
-                    if (checkpoints is not null) await checkpoints.WriteAsync(rows!, _stopping).ConfigureAwait(false);
-                    await _target.InsertAsync(group, settings, _stopping).ConfigureAwait(false);
-                    _completed.Enqueue((group, true, null));
-                }
-                catch (Exception e)
-                {
-                    _completed.Enqueue((group, true, e));
-                }
+                if (rows is not null) await ledger!.WriteAheadAsync(rows, stopping).ConfigureAwait(false);
+                await route.Target.InsertAsync(group, settings, stopping).ConfigureAwait(false);
             });
         }
     }
 
-    /// <summary>Commits what ClickHouse acknowledged, recycles buffers and readies each partition's next batch.
-    /// An insert that failed for good stops the pipeline: its offsets (and later ones) stay uncommitted.</summary>
-    private void DrainCompleted(IConsumer<Ignore, int> consumer)
+    /// <summary>Takes the outcomes of finished INSERTs: acknowledged batches are checkpointed and committed; a table that
+    /// changed under its batches has them decoded again; a table that refused them for good fails its route. Anything
+    /// else stops the pipeline, with nothing after the failed batches committed.</summary>
+    private void DrainOutcomes()
     {
+        while (_inserts.TryTake(out var outcome))
+        {
+            switch (outcome.Error)
+            {
+                case null:
+                    foreach (var batch in outcome.Batches) Acknowledge(outcome.Route, batch);
+                    break;
+                case SchemaMismatchException mismatch:
+                    Rewind(outcome, mismatch);
+                    break;
+                case TargetRefusedException refused:
+                    FailRoute(outcome.Route, refused.Message, outcome.Batches);
+                    break;
+                case OperationCanceledException:
+                    throw outcome.Error;
+                default:
+                    throw new InvalidOperationException(outcome.Error.Message, outcome.Error);
+            }
+        }
+    }
+
+    private void Acknowledge(Route route, PartitionBatch batch)
+    {
+        if (!_batches.IsReleased(batch.Partition))
+        {
+            route.Checkpoints?.Acknowledged(batch);
+            _commits.Add(batch.CommitOffset);
+        }
+        _batches.Complete(batch);
+    }
+
+    private void Commit()
+    {
+        _source!.Commit(_commits);
         _commits.Clear();
-        while (_completed.TryDequeue(out var done))
-        {
-            var (group, inserted, error) = done;
-            if (inserted) _inserting--;
-            if (error is SchemaMismatchException mismatch)
-            {
-                Rewind(consumer, group, mismatch);
-                continue;
-            }
-            if (error is not null)
-            {
-                // Stop here: nothing after the failed batch is committed; closing the consumer must not wait for it.
-                _failed = true;
-                throw error is OperationCanceledException ? error : new InvalidOperationException(error.Message, error);
-            }
-            foreach (var batch in group)
-            {
-                if (_checkpoints is not null && inserted && !_lost.Contains(batch.Partition))
-                {
-                    if (_committedRows.Count == 0) _committedRowsSince = Environment.TickCount64;
-                    // After the pending version and before the partition's next batch is dispatched: versions grow.
-                    _committedRows.Add(CheckpointRow.Committed(batch, NextVersion(batch.Partition)));
-                }
-                if (!_lost.Remove(batch.Partition)) _commits.Add(batch.CommitOffset);
-                _inFlightBytes -= batch.Rows.SourceBytes;
-                var queue = _sealed[batch.Partition];
-                queue.Dequeue();
-                Recycle(batch);
-                if (queue.Count > 0) _ready.Add(queue.Peek());
-                else _sealed.Remove(batch.Partition);
-            }
-        }
-        if (_commits.Count == 0) return;
-        try
-        {
-            consumer.Commit(_commits);
-        }
-        catch (KafkaException e)
-        {
-            // The rows are stored; a lost commit only means a replay after a rebalance or restart.
-            _logger.LogWarning("Offset commit failed ({Reason}); rows are stored, a rebalance may replay them", e.Error.Reason);
-        }
     }
 
-    /// <summary>The group took these partitions away without a clean revoke (this worker missed its session: a long
-    /// pause, a network split), so another worker may own them already. Nothing more is sent for them: open and
-    /// queued batches are dropped, and the next owner resumes from the checkpoints.
-    /// An INSERT already under way cannot be recalled; it completes, but its offsets are not committed to Kafka
-    /// (docs/exactly-once.md, "Limits").</summary>
-    private void Abandon(HashSet<TopicPartition> lost)
+    /// <summary>ClickHouse refused the group because the table changed under it. If the table's columns differ from the
+    /// ones the batches were decoded into, the partitions' batches (the failed ones and every later one) are dropped and
+    /// the partitions sought back to the failed batches' first offsets: the messages are decoded again into the new
+    /// columns. Nothing was committed for them, so nothing is lost. If the columns are the same, retrying cannot help:
+    /// the route fails.</summary>
+    private void Rewind(InsertOutcome outcome, SchemaMismatchException error)
     {
-        _metrics.PartitionsLost(lost.Count);
-        _logger.LogWarning("Lost {Partitions} (session expired?): dropping their unsent batches; their next owner resumes from the checkpoints",
-            string.Join(", ", lost));
-        _committedRows.RemoveAll(r => lost.Contains(r.Partition));
-        foreach (var p in lost)
+        var route = outcome.Route;
+        var builtWith = (outcome.Batches[0].Rows as NativeRowBuffer)?.Columns.Schema;
+        if (route.Schema is null || builtWith is null)
         {
-            if (_open.Remove(p, out var open)) open.Rows.Dispose();
-            if (!_sealed.TryGetValue(p, out var queue)) continue;
-            // The queue's head is in flight unless it still waits in _ready.
-            var inFlight = _ready.Remove(queue.Peek()) ? null : queue.Peek();
-            foreach (var batch in queue)
-            {
-                if (batch == inFlight) continue;
-                _inFlightBytes -= batch.Rows.SourceBytes;
-                batch.Rows.Dispose();
-            }
-            queue.Clear();
-            if (inFlight is null)
-            {
-                _sealed.Remove(p);
-            }
-            else
-            {
-                queue.Enqueue(inFlight);
-                _lost.Add(p);
-            }
-        }
-        IsAssigned = false;
-    }
-
-    /// <summary>Resumes each partition from its checkpoint in ClickHouse (the source of truth), not from Kafka's
-    /// committed offset: after its committed range; or, when the range is pending (its INSERT may or may not have
-    /// landed), after replaying the whole pending group first (<see cref="ReplayGroup"/>). Partitions without a
-    /// checkpoint start from Kafka's committed offset (or the earliest).</summary>
-    private IEnumerable<TopicPartitionOffset> OnAssigned(List<TopicPartition> parts)
-    {
-        IsAssigned = parts.Count > 0;
-        _paused = false;
-        if (_checkpoints is null)
-        {
-            _logger.LogInformation("Assigned {Partitions}", string.Join(", ", parts));
-            return parts.Select(p => new TopicPartitionOffset(p, Offset.Unset));
-        }
-        var found = _checkpoints.LoadAsync(parts, _stopping).GetAwaiter().GetResult();
-        var offsets = new List<TopicPartitionOffset>(parts.Count);
-        foreach (var p in parts)
-        {
-            _versions[p] = found.TryGetValue(p, out var cp) ? cp.Version : 0;
-            offsets.Add(new TopicPartitionOffset(p, found.ContainsKey(p) ? new Offset(cp.LastOffset + 1) : Offset.Unset));
-        }
-        _logger.LogInformation("Assigned {Partitions}; resuming from {Checkpoints}: {Offsets}", string.Join(", ", parts), _checkpoints.Table,
-            string.Join(", ", offsets.Select(o => $"{o.Topic}[{o.Partition.Value}]@{(o.Offset == Offset.Unset ? "kafka" : o.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture))}")));
-        // A pending row without members (written by hand, or by an older version) is replayed as a group of one.
-        foreach (var pending in found.Where(f => f.Value.State == CheckpointState.Pending)
-                     .GroupBy(f => f.Value.Members.Length > 0 ? f.Value.Members : ReplayIdentity.Member(f.Key, f.Value.FirstOffset, f.Value.LastOffset)))
-            ReplayGroup(pending.Key, pending.Select(f => f.Key).ToList());
-        return offsets;
-    }
-
-    /// <summary>A pending group: its INSERT may or may not have landed. Rebuilds every member batch from Kafka, in
-    /// the recorded order, with the same decoding (so the same block), inserts it again (the server drops it if it
-    /// had landed), and marks the partitions this worker owns committed. Members owned by other workers are read
-    /// too (the group must be whole to be the same block); their owners do the same replay, which is then a
-    /// duplicate the server drops, and write their own checkpoints.</summary>
-    private void ReplayGroup(string members, List<TopicPartition> owned)
-    {
-        var ranges = ReplayIdentity.ParseMembers(members);
-        _logger.LogWarning("Replaying pending group {Members} (owned here: {Owned})", members, string.Join(", ", owned));
-        _metrics.Replayed();
-        _rangeReader ??= new RangeReader(_options, _decoder?.NeedsTimestamp == true);
-        var group = new List<PartitionBatch>(ranges.Count);
-        try
-        {
-            foreach (var (partition, first, last) in ranges)
-            {
-                var batch = new PartitionBatch(partition, RentBuffer());
-                group.Add(batch);
-                if (_rangeReader.Read(batch, first, last, TimeSpan.FromSeconds(60), _stopping) is { } difference)
-                    _logger.LogError("Replay of {Partition} {First}..{Last}: {Difference}; its rows may be duplicated", partition, first, last, difference);
-            }
-            var nonEmpty = group.Where(b => b.Rows.Rows > 0).ToList();
-            if (nonEmpty.Count > 0) _target.InsertAsync(nonEmpty, _identity!.SettingsFor(members), _stopping).GetAwaiter().GetResult();
-            _checkpoints!.WriteAsync([.. group.Where(b => owned.Contains(b.Partition)).Select(b => CheckpointRow.Committed(b, NextVersion(b.Partition)))], _stopping)
-                .GetAwaiter().GetResult();
-        }
-        finally
-        {
-            foreach (var batch in group) Recycle(batch);
-        }
-    }
-
-    /// <summary>Checkpoint versions only grow per partition, whichever worker writes (a worker's clock may lag the
-    /// previous owner's): the newest write wins in ReplacingMergeTree and argMax.</summary>
-    private ulong NextVersion(TopicPartition partition)
-    {
-        var now = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
-        var next = Math.Max(_versions.GetValueOrDefault(partition) + 1, now);
-        _versions[partition] = next;
-        return next;
-    }
-
-    private void Recycle(PartitionBatch batch)
-    {
-        batch.Reset();
-        // Buffers hold columns of the schema they were made for; after a schema change only current ones are reused.
-        if (batch.Rows is NativeRowBuffer native && native.Columns.Schema != _schema) batch.Rows.Dispose();
-        else _freeBuffers.Push(batch.Rows);
-    }
-
-    private void UseSchema(TableSchema schema)
-    {
-        _schema = schema;
-        _decoder = new JsonRowDecoder(schema, _options.Mapping);
-        _logger.LogInformation("Target {Table}: {Columns}", schema.Table, string.Join(", ", schema.Columns.Select(c => $"{c.Name} {c.Type}")));
-        // Open batches keep the columns they were decoded into and go out as they are; new ones use the new schema.
-        foreach (var batch in _open.Values.ToList()) Seal(batch);
-        while (_freeBuffers.TryPop(out var buffer)) buffer.Dispose();
-    }
-
-    /// <summary>Reads the table's columns every SchemaRefreshInterval in the background; a changed table is used
-    /// for the batches started from then on.</summary>
-    private void RefreshSchema()
-    {
-        if (_schema is null) return;
-        if (_schemaCheck is null)
-        {
-            var interval = (long)_options.ClickHouse.SchemaRefreshInterval.TotalMilliseconds;
-            if (interval > 0 && Environment.TickCount64 - _lastSchemaCheck >= interval)
-                _schemaCheck = _target.LoadSchemaAsync(_stopping);
+            FailRoute(route, error.Message, outcome.Batches);
             return;
         }
-        if (!_schemaCheck.IsCompleted) return;
-        var check = _schemaCheck;
-        _schemaCheck = null;
-        _lastSchemaCheck = Environment.TickCount64;
-        if (check.IsCompletedSuccessfully)
+        if (route.Schema.Reload(_stopping)) route.SchemaChanged();
+        if (route.Schema.Schema.Describe == builtWith.Describe)
         {
-            AdoptIfChanged(check.Result);
+            FailRoute(route, error.Message + " The table's columns did not change, so Ingest cannot fix this by itself.", outcome.Batches);
+            return;
         }
-        else if (!_stopping.IsCancellationRequested)
+        _logger.LogWarning("{Error} Its columns changed: decoding {Batches} again from Kafka with them", error.Message, string.Join(", ", outcome.Batches));
+        SeekBack(outcome.Batches);
+    }
+
+    /// <summary>Drops the batches (and everything after them in their partitions) and seeks their partitions back to
+    /// the first dropped offset: consumed again when the partition next consumes.</summary>
+    private void SeekBack(List<PartitionBatch> failed)
+    {
+        foreach (var batch in failed)
         {
-            _logger.LogWarning("Reading the columns of {Table} again failed, keeping the known ones: {Error}", _schema.Table, check.Exception?.GetBaseException().Message);
+            var (partition, from) = (batch.Partition, batch.FirstOffset);
+            var released = _batches.IsReleased(partition);
+            _batches.Complete(batch);
+            _batches.Drop(partition, release: false);
+            if (!released && _source!.IsAssigned(partition)) _source.Seek(partition, from);
         }
     }
 
-    /// <summary>ClickHouse refused the group because the table changed under it. If the table's columns did change,
-    /// its partitions' batches (the failed ones and every later one) are dropped and the partitions sought back to
-    /// the failed batches' first offsets: the messages are decoded again into the new columns. Nothing was committed
-    /// for them, so nothing is lost. If the columns are unchanged, retrying cannot help: the pipeline stops.</summary>
-    private void Rewind(IConsumer<Ignore, int> consumer, List<PartitionBatch> group, SchemaMismatchException error)
+    /// <summary>The route's table refused rows for good: its partitions wait (<see cref="PauseReasons.TargetFailed"/>, also
+    /// those assigned later, see OnAssigned) from their last committed offsets, shown in status and metrics, until an operator resumes
+    /// them; the other routes go on.</summary>
+    private void FailRoute(Route route, string error, List<PartitionBatch> failed)
     {
-        var schema = _target.LoadSchemaAsync(_stopping).GetAwaiter().GetResult();
-        if (_schema is null || schema.Describe == _schema.Describe)
-            throw new InvalidOperationException(error.Message + " The table's columns did not change, so Ingest cannot fix this by itself.", error);
-        _logger.LogWarning("{Error} Its columns changed: decoding {Batches} again from Kafka with them", error.Message, string.Join(", ", group));
-        foreach (var failed in group)
+        route.Error = error;
+        _logger.LogError("Route {Route} into {Table} stopped: {Error} Its partitions wait until resumed (ingest resume --reason target-failed)",
+            route.Name, route.Target.Table, error);
+        SeekBack(failed);
+        foreach (var partition in _source!.Assigned.Where(p => route.Takes(p.Topic)).ToList())
         {
-            var partition = failed.Partition;
-            var from = failed.FirstOffset;
-            foreach (var batch in _sealed[partition])
-            {
-                _inFlightBytes -= batch.Rows.SourceBytes;
-                batch.Rows.Dispose();
-            }
-            _sealed.Remove(partition);
-            if (_open.Remove(partition, out var open)) open.Rows.Dispose();
-            consumer.Seek(new TopicPartitionOffset(partition, new Offset(from)));
+            if (_batches.Drop(partition, release: false) is { } first) _source.Seek(partition, first);
+            _source.Add(PartitionSelector.Of(partition), PauseReasons.TargetFailed, rule: false);
         }
-        AdoptIfChanged(schema);
+        Publish();
     }
 
-    /// <summary>Takes up the table's columns when they differ from the known ones (new batches decode into them).</summary>
-    private void AdoptIfChanged(TableSchema schema)
+    /// <summary>Bounded memory: above MaxInFlightBytes held for ClickHouse, every partition waits until half has drained.</summary>
+    private void ApplyBackpressure()
     {
-        if (_schema is null || schema.Describe == _schema.Describe) return;
-        _logger.LogWarning("Target {Table} changed; new batches use its new columns", schema.Table);
-        _metrics.SchemaChanged();
-        UseSchema(schema);
-    }
-
-    /// <summary>Committed rows normally go out with the next group's pending rows; when no group has gone out for
-    /// MaxAge (or <paramref name="wait"/>: before partitions are released or the worker stops), they are written on
-    /// their own. One such write at a time; a failure stops the pipeline like a failed INSERT.</summary>
-    private void WriteCommittedRows(bool wait)
-    {
-        if (_committedWrite is not null && (wait || _committedWrite.IsCompleted))
+        var held = _batches.HeldBytes;
+        if (!_backpressure && held > _options.Batching.MaxInFlightBytes)
         {
-            var write = _committedWrite;
-            _committedWrite = null;
-            try
-            {
-                write.GetAwaiter().GetResult();
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                _failed = true;
-                throw new InvalidOperationException("Writing committed checkpoints failed: " + e.Message, e);
-            }
+            _backpressure = true;
+            _source!.SetEverywhere(PauseReasons.Backpressure, on: true);
+            _metrics.BackpressurePaused();
+            _logger.LogInformation("Pausing consumption: {Bytes:N0} bytes await ClickHouse", held);
         }
-        if (_committedRows.Count == 0 || _committedWrite is not null) return;
-        if (!wait && Environment.TickCount64 - _committedRowsSince < _maxAgeMs) return;
-        List<CheckpointRow> rows = [.. _committedRows];
-        _committedRows.Clear();
-        if (wait) _checkpoints!.WriteAsync(rows, _stopping).GetAwaiter().GetResult();
-        else _committedWrite = _checkpoints!.WriteAsync(rows, _stopping);
-    }
-
-    /// <summary>Bounded memory: above MaxInFlightBytes of unacknowledged batches, stop fetching until half drained.</summary>
-    private void ApplyBackpressure(IConsumer<Ignore, int> consumer)
-    {
-        if (!_paused && _inFlightBytes > _options.Batching.MaxInFlightBytes)
+        else if (_backpressure && held <= _options.Batching.MaxInFlightBytes / 2)
         {
-            consumer.Pause(consumer.Assignment);
-            _paused = true;
-            _metrics.Paused();
-            _logger.LogInformation("Pausing consumption: {Bytes:N0} bytes await ClickHouse", _inFlightBytes);
-        }
-        else if (_paused && _inFlightBytes <= _options.Batching.MaxInFlightBytes / 2)
-        {
-            consumer.Resume(consumer.Assignment);
-            _paused = false;
+            _backpressure = false;
+            _source!.SetEverywhere(PauseReasons.Backpressure, on: false);
             _logger.LogInformation("Resuming consumption");
         }
     }
 
-    /// <summary>Seals the open batches of <paramref name="partitions"/> (all when null) and waits until every batch of
-    /// them is acknowledged and committed.</summary>
-    private void FlushAndWait(IConsumer<Ignore, int> consumer, HashSet<TopicPartition>? partitions)
+    /// <summary>Seals the open batches of the partitions <paramref name="which"/> selects and waits until every batch of
+    /// them is acknowledged and committed, with their committed checkpoints written.</summary>
+    private void FlushAndWait(Func<TopicPartition, bool> which)
     {
-        if (_failed) return;
-        foreach (var batch in _open.Values.Where(b => partitions is null || partitions.Contains(b.Partition)).ToList()) Seal(batch);
-        while (_sealed.Keys.Any(p => partitions is null || partitions.Contains(p)))
+        _batches.SealWhere(b => which(b.Partition));
+        while (!_batches.IsIdle(which))
         {
-            DrainCompleted(consumer);
+            DrainOutcomes();
             Dispatch();
-            Thread.Sleep(2);
+            Commit();
+            if (!_batches.IsIdle(which)) Thread.Sleep(2);
         }
+        Commit();
         // Before letting partitions go, their ranges are marked committed, so the next owner does not replay them.
-        WriteCommittedRows(wait: true);
+        foreach (var route in _routes) route.Checkpoints?.WriteCommitted(wait: true, _maxAgeMs, _stopping);
     }
 
-    private void OnKafkaLog(LogMessage m)
+    /// <summary>The route of a topic: by name, else the first route whose pattern matches (remembered).</summary>
+    private Route RouteOf(string topic)
     {
-        // librdkafka logs an error-triggered reset (e.g. the committed offset was already deleted by retention)
-        // as a warning with facility OFFSET: messages between the two positions will never be read.
-        if (m.Facility == "OFFSET" && m.Level <= SyslogLevel.Warning && m.Message.Contains("offset reset", StringComparison.Ordinal))
-        {
-            _metrics.OffsetReset();
-            _logger.LogError("Kafka offset reset, messages are skipped: {Message}", m.Message);
-            return;
-        }
-        _logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message);
+        if (_routeOf.TryGetValue(topic, out var route)) return route;
+        route = _routes.FirstOrDefault(r => r.Takes(topic)) ?? throw new InvalidOperationException($"No route takes topic {topic}");
+        _routeOf[topic] = route;
+        return route;
+    }
+
+    private void SetState(PipelineState state)
+    {
+        _state = state;
+        Publish();
+    }
+
+    /// <summary>Swaps in a new snapshot for other threads (every <see cref="StatusInterval"/>, and at once after a change
+    /// they should see).</summary>
+    private void Publish()
+    {
+        _lastStatus = Environment.TickCount64;
+        var state = _state == PipelineState.Waiting && _source?.Assigned.Count > 0 ? PipelineState.Running
+            : _state == PipelineState.Running && _source?.Assigned.Count == 0 ? PipelineState.Waiting
+            : _state;
+        _state = state;
+        _status = new PipelineStatus(_options.Region, GroupId, state, _fault, DateTimeOffset.UtcNow,
+            [.. _routes.Select(r => new RouteStatus(r.Name, r.Topics, r.Target.Table, r.Target.Status.Name, r.Error))],
+            _source is null ? [] : [.. _source.Assigned.OrderBy(p => p.Topic, StringComparer.Ordinal).ThenBy(p => p.Partition.Value).Select(PartitionStatusOf)],
+            [.. _routes.Select(r => r.Target.Status)],
+            _source is null ? [] : [.. _source.Rules.Select(r => new PauseRule(r.Selector, r.Reason.Name()))]);
+    }
+
+    private PartitionStatus PartitionStatusOf(TopicPartition p)
+    {
+        var route = RouteOf(p.Topic);
+        var committed = _source!.Committed(p);
+        var high = _source.HighWatermark(p);
+        var (batches, rows, bytes) = _batches.Held(p);
+        return new PartitionStatus(p.Topic, p.Partition.Value, route.Name, route.Target.Table, _source.Position(p), committed, high,
+            high is { } h && committed is { } c ? Math.Max(0, h - c) : null, _source.Reasons(p).Names(), batches, rows, bytes);
     }
 
     public void Dispose()
     {
-        foreach (var b in _open.Values) b.Rows.Dispose();
-        foreach (var q in _sealed.Values)
+        if (_disposed) return;
+        _disposed = true;
+        _abort.Cancel();
+        // An INSERT still running reads its batches' pooled buffers: they are freed only once it has finished.
+        var timeout = _options.ClickHouse.RequestTimeout * 3 + TimeSpan.FromSeconds(10);
+        if (_inserts.WaitAll(timeout))
         {
-            foreach (var b in q) b.Rows.Dispose();
+            foreach (var batch in _batches.All()) batch.Rows.Dispose();
         }
-        while (_freeBuffers.TryPop(out var buffer)) buffer.Dispose();
-        _message.Dispose();
+        else
+        {
+            _logger.LogError("INSERTs still ran {Timeout} after stopping; their buffers are left to the garbage collector", timeout);
+        }
+        foreach (var route in _routes)
+        {
+            WaitQuietly(route.Checkpoints?.Outstanding);
+            WaitQuietly(route.Schema?.Outstanding);
+            route.Dispose();
+        }
         _rangeReader?.Dispose();
-        _target.Dispose();
+        _source?.Dispose();
+        _abort.Dispose();
+    }
+
+    private static void WaitQuietly(Task? task)
+    {
+        try
+        {
+            task?.Wait(TimeSpan.FromSeconds(10));
+        }
+        catch (AggregateException)
+        {
+            // Reported where it was awaited; here only its end matters.
+        }
     }
 }

@@ -1,4 +1,5 @@
 using Ingest.Pipeline;
+using Ingest.Pipeline.Control;
 using Ingest.Pipeline.Metrics;
 using Ingest.Worker;
 
@@ -9,6 +10,14 @@ builder.Logging.AddSimpleConsole(o =>
     o.TimestampFormat = "HH:mm:ss.fff ";
 });
 
+// Unknown keys and values of the wrong type are all named before binding (the binder would stop at the first with an
+// exception); then the values are checked together.
+var problems = OptionsCheck.Problems<IngestOptions>(builder.Configuration.AsEnumerable(), "Ingest");
+if (problems.Count > 0)
+{
+    Console.Error.WriteLine("Invalid configuration:\n  " + string.Join("\n  ", problems));
+    return 2;
+}
 var options = builder.Configuration.GetSection("Ingest").Get<IngestOptions>() ?? new IngestOptions();
 try
 {
@@ -26,8 +35,8 @@ builder.Services.AddSingleton<IngestWorker>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestWorker>());
 
 var app = builder.Build();
-app.MapGet("/health/live", (IngestWorker w) => w.IsFaulted ? Results.Problem(w.Fault, statusCode: 503) : Results.Text("ok\n"));
-app.MapGet("/health/ready", (IngestWorker w) => w.IsReady ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
+app.MapGet("/health/live", (IngestWorker w) => w.Status.State == PipelineState.Failed ? Results.Problem(w.Status.Fault, statusCode: 503) : Results.Text("ok\n"));
+app.MapGet("/health/ready", (IngestWorker w) => w.Status.IsReady ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
 app.MapGet("/metrics", (IngestMetrics m) => Results.Text(m.ToPrometheusText(), "text/plain; version=0.0.4"));
 await app.RunAsync();
 // 1 when the pipeline failed (set by IngestWorker), so a supervisor sees the failure.

@@ -30,6 +30,17 @@ public sealed class IngestOptionsTests : IDisposable
     }
 
     [Fact]
+    public void Static_membership_takes_the_instance_id_with_the_host_name_filled_in()
+    {
+        var options = Valid();
+        Assert.Null(ConsumerSettings.Build(options).GroupInstanceId);
+        options.Kafka.InstanceId = "ingest-{host}";
+        Assert.Equal($"ingest-{Environment.MachineName}", ConsumerSettings.Build(options).GroupInstanceId);
+        options.Kafka.InstanceId = "worker-3";
+        Assert.Equal("worker-3", ConsumerSettings.Build(options).GroupInstanceId);
+    }
+
+    [Fact]
     public void Extra_librdkafka_properties_pass_through()
     {
         var options = Valid();

@@ -3,10 +3,20 @@ using Ingest.Pipeline.Decoding;
 
 namespace Ingest.Pipeline.Batching;
 
-/// <summary>The open batch of one Kafka partition: its rows and the offset range they came from. A batch never
-/// mixes partitions, so its range replays identically after a crash (#4).</summary>
+/// <summary>Where a batch is in its life: taking messages, waiting for an INSERT, or in one.</summary>
+internal enum BatchState : byte
+{
+    Open,
+    Sealed,
+    InFlight,
+}
+
+/// <summary>One Kafka partition's batch: its rows and the offset range they came from. A batch never mixes
+/// partitions, so its range replays identically after a crash.</summary>
 internal sealed class PartitionBatch(TopicPartition partition, IRowBuffer rows)
 {
+    public BatchState State { get; set; }
+
     public TopicPartition Partition { get; } = partition;
 
     public IRowBuffer Rows { get; } = rows;
@@ -45,6 +55,7 @@ internal sealed class PartitionBatch(TopicPartition partition, IRowBuffer rows)
 
     public void Reset()
     {
+        State = BatchState.Open;
         Rows.Clear();
         FirstOffset = -1;
         LastOffset = -1;

@@ -40,7 +40,7 @@ internal readonly record struct CheckpointRow(TopicPartition Partition, long Fir
 /// topic, partition). It lives in the target's database, so any backup of the data holds the positions it matches
 /// (docs/exactly-once.md). ClickHouse is the source of truth: a partition resumes from here, not from Kafka's
 /// committed offset.</summary>
-internal sealed class CheckpointStore
+internal sealed class CheckpointStore : ICheckpointStore
 {
     private static readonly MediaTypeHeaderValue Tsv = new("text/tab-separated-values");
     private readonly ClickHouseTarget _target;

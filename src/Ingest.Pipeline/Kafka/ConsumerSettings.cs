@@ -8,6 +8,10 @@ internal static class ConsumerSettings
     /// message ("dual ingest", seed 000 at 44:55).</summary>
     public static string GroupId(IngestOptions options) => $"{options.Kafka.Group}.{options.Region}";
 
+    /// <summary>group.instance.id, with "{host}" replaced by this host's name; null for dynamic membership.</summary>
+    public static string? InstanceId(IngestOptions options) =>
+        string.IsNullOrWhiteSpace(options.Kafka.InstanceId) ? null : options.Kafka.InstanceId.Replace("{host}", Environment.MachineName, StringComparison.Ordinal);
+
     public static ConsumerConfig Build(IngestOptions options, bool timestamps = false)
     {
         var config = new ConsumerConfig
@@ -29,6 +33,7 @@ internal static class ConsumerSettings
             // headers and timestamps cost ~+100 B/msg (notes).
             ConsumeResultFields = timestamps ? "topic,timestamp" : "topic",
         };
+        if (InstanceId(options) is { } instance) config.GroupInstanceId = instance;
         foreach (var (k, v) in options.Kafka.Properties) config.Set(k, v);
         return config;
     }

@@ -6,7 +6,7 @@ namespace Ingest.Pipeline.Kafka;
 /// <summary>Reads exact offset ranges of any partitions with a consumer of its own that is not a group member
 /// (assign, never subscribe or commit): a pending group of batches is rebuilt from Kafka to be inserted again,
 /// including members whose partitions another worker owns now.</summary>
-internal sealed class RangeReader : IDisposable
+internal sealed class RangeReader : IRangeReader
 {
     private readonly MessageBytes _message = new();
     private readonly IConsumer<Ignore, int> _consumer;
@@ -15,6 +15,8 @@ internal sealed class RangeReader : IDisposable
     {
         var config = ConsumerSettings.Build(options, timestamps);
         config.ClientId += "-replay";
+        // Never a group member (assign only): it must not take the worker's static identity.
+        config.GroupInstanceId = null;
         _consumer = new ConsumerBuilder<Ignore, int>(config).SetValueDeserializer(_message).Build();
     }
 

@@ -70,6 +70,27 @@ public sealed class IngestMetrics
 
     public void Paused() => Interlocked.Increment(ref _pauses);
 
+    // Interim recording API (labels arrive with the Meter-based version).
+    public void Consumed(string topic, long messages) => Interlocked.Add(ref _messagesConsumed, messages);
+
+    public void Rejected(string topic, long messages) => Interlocked.Add(ref _messagesRejected, messages);
+
+    public void Inserted(string table, long rows, TimeSpan elapsed) => BatchInserted((int)rows);
+
+    public void InsertFailed(string table, string code) => InsertFailed();
+
+    public void BackpressurePaused() => Paused();
+
+    public void SchemaChanged(string table) => SchemaChanged();
+
+    public void Replayed(string table) => Replayed();
+
+    public void SetExactlyOnce(string table, bool exactlyOnce) => ExactlyOnce = exactlyOnce ? 1 : 0;
+
+    public void ObserveStatus(Func<Control.PipelineStatus> status)
+    {
+    }
+
     public string ToPrometheusText()
     {
         var sb = new StringBuilder();

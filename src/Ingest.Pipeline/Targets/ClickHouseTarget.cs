@@ -1,7 +1,10 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
 using Ingest.Pipeline.Batching;
 using Ingest.Pipeline.ClickHouse;
 using Ingest.Pipeline.ClickHouse.Http;
+using Ingest.Pipeline.Control;
 using Ingest.Pipeline.Metrics;
 using Microsoft.Extensions.Logging;
 
@@ -9,15 +12,20 @@ namespace Ingest.Pipeline.Targets;
 
 /// <summary>The region's ClickHouse table behind one or more replica endpoints: loads its schema and inserts
 /// batches, retrying what is worth retrying (on the next endpoint) until the server acknowledges.</summary>
-internal sealed class ClickHouseTarget : IDisposable
+internal sealed class ClickHouseTarget : IInsertTarget
 {
+    /// <summary>"Table is in readonly mode": the replica lost its Keeper session.</summary>
+    private const int ReadOnlyCode = 242;
+
     private readonly ClickHouseOptions _options;
     private readonly ILogger _logger;
     private readonly IngestMetrics _metrics;
     private readonly ClickHouseHttpClient[] _clients;
+    private readonly EndpointStatus[] _endpoints;
     private readonly X509Certificate2Collection? _caCertificates;
     private readonly Dictionary<string, string> _jsonSettings;
     private int _current;
+    private volatile bool _readOnly;
 
     public ClickHouseTarget(ClickHouseOptions options, ILogger logger, IngestMetrics metrics)
     {
@@ -29,29 +37,28 @@ internal sealed class ClickHouseTarget : IDisposable
         // Read once and shared by every endpoint's client (each validates its own TLS handshakes against them).
         _caCertificates = options.LoadCaCertificates();
         _clients = [.. options.Endpoints.Select(e => new ClickHouseHttpClient(new Uri(e), options.User, options.Password, options.RequestTimeout, caCertificates: _caCertificates))];
+        _endpoints = [.. _clients.Select(c => new EndpointStatus(c.Endpoint.ToString(), null, null, null))];
     }
 
     public string Table => _options.Table;
 
     public int EndpointCount => _clients.Length;
 
-    /// <summary>Reads the table's columns, trying each endpoint in turn (with backoff up to 5 s) until one answers or
-    /// <paramref name="ct"/> fires: a worker started before its ClickHouse waits for it, not-ready, instead of exiting.</summary>
+    public TargetStatus Status => new(Table, [.. _endpoints], _readOnly);
+
+    /// <summary>Reads the table's columns, trying each endpoint in turn until one answers or <paramref name="ct"/>
+    /// fires: a worker started before its ClickHouse waits for it, not-ready, instead of exiting.</summary>
     public async Task<TableSchema> LoadSchemaAsync(CancellationToken ct)
     {
-        for (var attempt = 0; ; attempt++)
+        TableSchema? schema = null;
+        await RetryPolicy.ExecuteAsync(async attempt =>
         {
-            var client = _clients[(_current + attempt) % _clients.Length];
-            try
-            {
-                return await TableSchema.LoadAsync(client, _options.Table, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (ClickHouseErrors.IsRetryable(e) && !ct.IsCancellationRequested)
-            {
-                _logger.LogWarning("Reading the schema of {Table} from {Endpoint} failed, trying again: {Error}", _options.Table, client.Endpoint, e.Message);
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(200 * (attempt + 1), 5000)), ct).ConfigureAwait(false);
-            }
-        }
+            var i = (_current + attempt) % _clients.Length;
+            schema = await Track(i, TableSchema.LoadAsync(_clients[i], _options.Table, ct)).ConfigureAwait(false);
+        }, RetryLimits.UntilStopped, ct, (e, attempt, delay) =>
+            _logger.LogWarning("Reading the schema of {Table} failed (attempt {Attempt}), trying again in {Delay} ms: {Error}", _options.Table, attempt, (int)delay.TotalMilliseconds, e.Message))
+            .ConfigureAwait(false);
+        return schema!;
     }
 
     /// <summary>Inserts the batches (one INSERT, one Native block per batch, in batch order); returns once ClickHouse
@@ -71,6 +78,7 @@ internal sealed class ClickHouseTarget : IDisposable
             foreach (var (k, v) in extraSettings) merged[k] = v;
             settings = merged;
         }
+        var started = Stopwatch.GetTimestamp();
         try
         {
             await RunAsync($"insert of {Describe(batches)} into {_options.Table}", async client =>
@@ -78,7 +86,8 @@ internal sealed class ClickHouseTarget : IDisposable
                 using var content = new BatchesContent(batches, _options.Compression == InsertCompression.Gzip);
                 await client.InsertAsync(_options.Table, format, content, settings, CancellationToken.None).ConfigureAwait(false);
             }, stopping).ConfigureAwait(false);
-            _metrics.BatchInserted(rows);
+            _readOnly = false;
+            _metrics.Inserted(_options.Table, rows, Stopwatch.GetElapsedTime(started));
         }
         catch (ClickHouseServerException e) when (ClickHouseErrors.IsSchemaMismatch(e))
         {
@@ -86,41 +95,32 @@ internal sealed class ClickHouseTarget : IDisposable
         }
         catch (ClickHouseServerException e)
         {
-            throw new InvalidOperationException(
+            throw new TargetRefusedException(
                 $"ClickHouse refused {Describe(batches)} for {_options.Table} (error {e.Code}, not retryable); their offsets stay uncommitted. {e.Message}", e);
         }
     }
 
     /// <summary>Runs <paramref name="operation"/> on the current endpoint until it succeeds, moving to the next endpoint
-    /// and backing off (100 ms doubling to 5 s) after each retryable failure. Non-retryable ClickHouse errors are
-    /// rethrown as they are.</summary>
+    /// after each retryable failure (<see cref="RetryPolicy"/>). Non-retryable ClickHouse errors are rethrown as they
+    /// are; once <paramref name="stopping"/> fires, a request still failing ends in <see cref="OperationCanceledException"/>.</summary>
     public async Task RunAsync(string what, Func<ClickHouseHttpClient, Task> operation, CancellationToken stopping)
     {
-        var delay = TimeSpan.FromMilliseconds(100);
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            var client = _clients[_current % _clients.Length];
-            try
+            await RetryPolicy.ExecuteAsync(_ =>
             {
-                await operation(client).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception e) when (ClickHouseErrors.IsRetryable(e))
+                var i = Volatile.Read(ref _current) % _clients.Length;
+                return Track(i, operation(_clients[i]));
+            }, RetryLimits.UntilAcknowledged, stopping, (e, attempt, delay) =>
             {
-                _metrics.InsertFailed();
                 Interlocked.Increment(ref _current);
-                if (stopping.IsCancellationRequested && attempt >= 3)
-                    throw new OperationCanceledException($"Stopping with the {what} unacknowledged; the offsets stay uncommitted and will be replayed.", e);
                 _logger.LogWarning("The {What} failed (attempt {Attempt}), retrying in {Delay} ms on {Endpoint}: {Error}",
-                    what, attempt, (int)delay.TotalMilliseconds, _clients[_current % _clients.Length].Endpoint, e.Message);
-                await Task.Delay(delay, CancellationToken.None).ConfigureAwait(false);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
-            }
-            catch (ClickHouseServerException)
-            {
-                _metrics.InsertFailed();
-                throw;
-            }
+                    what, attempt, (int)delay.TotalMilliseconds, _clients[Volatile.Read(ref _current) % _clients.Length].Endpoint, e.Message);
+            }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (stopping.IsCancellationRequested && ClickHouseErrors.IsRetryable(e))
+        {
+            throw new OperationCanceledException($"Stopping with the {what} unacknowledged; the offsets stay uncommitted and will be replayed.", e);
         }
     }
 
@@ -129,25 +129,17 @@ internal sealed class ClickHouseTarget : IDisposable
     public async Task<IReadOnlyList<string>> ExecuteOnEveryEndpointAsync(string sql, CancellationToken ct)
     {
         var failures = new List<string>();
-        foreach (var client in _clients)
+        for (var i = 0; i < _clients.Length; i++)
         {
-            // A few tries each: a connection reset at start must not count as "this replica is down".
-            for (var attempt = 1; ; attempt++)
+            var client = _clients[i];
+            try
             {
-                try
-                {
-                    await client.ExecuteAsync(sql, null, ct).ConfigureAwait(false);
-                    break;
-                }
-                catch (Exception e) when (ClickHouseErrors.IsRetryable(e) && attempt < 5 && !ct.IsCancellationRequested)
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), ct).ConfigureAwait(false);
-                }
-                catch (Exception e) when (!ct.IsCancellationRequested)
-                {
-                    failures.Add($"{client.Endpoint}: {e.Message}");
-                    break;
-                }
+                // A few tries each: a connection reset at start must not count as "this replica is down".
+                await RetryPolicy.ExecuteAsync(_ => Track(i, client.ExecuteAsync(sql, null, ct)), new RetryLimits(5, 0, CancelDelays: true), ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                failures.Add($"{client.Endpoint}: {e.Message}");
             }
         }
         return failures;
@@ -172,6 +164,31 @@ internal sealed class ClickHouseTarget : IDisposable
         return text;
     }
 
+    /// <summary>Records what a request to endpoint <paramref name="i"/> found (status, metrics) and passes its outcome on.</summary>
+    private async Task Track(int i, Task request)
+    {
+        try
+        {
+            await request.ConfigureAwait(false);
+            Volatile.Write(ref _endpoints[i], _endpoints[i] with { Reachable = true, LastError = null, CheckedAt = DateTimeOffset.UtcNow });
+        }
+        catch (Exception e)
+        {
+            var server = e as ClickHouseServerException;
+            if (server?.Code == ReadOnlyCode) _readOnly = true;
+            // A server that answered with an error is reachable; one that did not answer is not.
+            Volatile.Write(ref _endpoints[i], _endpoints[i] with { Reachable = server is not null, LastError = e.Message, CheckedAt = DateTimeOffset.UtcNow });
+            _metrics.InsertFailed(_options.Table, server is not null ? server.Code.ToString(CultureInfo.InvariantCulture) : e is TaskCanceledException ? "timeout" : "network");
+            throw;
+        }
+    }
+
+    private async Task<T> Track<T>(int i, Task<T> request)
+    {
+        await Track(i, (Task)request).ConfigureAwait(false);
+        return await request.ConfigureAwait(false);
+    }
+
     private static string Describe(IReadOnlyList<PartitionBatch> batches) => string.Join(", ", batches);
 
     public void Dispose()
@@ -183,3 +200,7 @@ internal sealed class ClickHouseTarget : IDisposable
 
 /// <summary>An INSERT built from a schema the table no longer has; the batches can be decoded again from Kafka.</summary>
 internal sealed class SchemaMismatchException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>The table refused the rows for a reason retrying cannot fix (it was dropped, a type cannot be converted):
+/// the route pauses, the others go on.</summary>
+internal sealed class TargetRefusedException(string message, Exception inner) : InvalidOperationException(message, inner);

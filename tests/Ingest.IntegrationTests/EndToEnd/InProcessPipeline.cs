@@ -31,6 +31,9 @@ internal sealed class InProcessPipeline : IDisposable
 
     public IngestMetrics Metrics { get; } = new();
 
+    /// <summary>The pipeline's control surface (status snapshot, pause, resume, flush).</summary>
+    public Pipeline.Control.IPipelineControl Control => _pipeline;
+
     public Exception? Error { get; private set; }
 
     public bool IsRunning => _thread.IsAlive;
