@@ -33,7 +33,12 @@ public sealed partial class IngestPipeline
         }
         if (starts.Count > 0) _logger.LogInformation("Assigned {Partitions}", string.Join(", ", partitions));
         _source!.Assign(starts);
-        foreach (var p in partitions.Where(p => RouteOf(p.Topic).Error is not null)) _source.Add(PartitionSelector.Of(p), PauseReasons.TargetFailed, rule: false);
+        foreach (var p in partitions)
+        {
+            var route = RouteOf(p.Topic);
+            if (route.Error is not null) _source.Add(PartitionSelector.Of(p), PauseReasons.TargetFailed, rule: false);
+            if (route.WaitsForWritable) _source.Add(PartitionSelector.Of(p), PauseReasons.TargetReadOnly, rule: false);
+        }
         Publish();
         return starts;
     }

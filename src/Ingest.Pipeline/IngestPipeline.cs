@@ -137,7 +137,32 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
             if (route.Schema?.Poll(_stopping) == true) route.SchemaChanged();
         }
         CompleteFlushes();
-        if (Environment.TickCount64 - _lastStatus >= StatusInterval.TotalMilliseconds) Publish();
+        if (Environment.TickCount64 - _lastStatus >= StatusInterval.TotalMilliseconds)
+        {
+            WaitForWritableTargets();
+            Publish();
+        }
+    }
+
+    /// <summary>A target that answers read-only (its replicas lost Keeper) cannot take rows until Keeper is back: its
+    /// route's partitions wait (<see cref="PauseReasons.TargetReadOnly"/>) instead of filling memory up to
+    /// MaxInFlightBytes; the INSERT under way keeps retrying and lifts the wait when it lands.</summary>
+    private void WaitForWritableTargets()
+    {
+        foreach (var route in _routes)
+        {
+            var readOnly = route.Target.Status.ReadOnly;
+            if (readOnly == route.WaitsForWritable) continue;
+            route.WaitsForWritable = readOnly;
+            _logger.Log(readOnly ? LogLevel.Warning : LogLevel.Information, readOnly
+                ? "Target {Table} is read-only (Keeper lost?): route {Route} waits until it is writable again"
+                : "Target {Table} is writable again: route {Route} goes on", route.Target.Table, route.Name);
+            foreach (var p in _source!.Assigned.Where(p => route.Takes(p.Topic)).ToList())
+            {
+                if (readOnly) _source.Add(PartitionSelector.Of(p), PauseReasons.TargetReadOnly, rule: false);
+                else _source.Remove(PartitionSelector.Of(p), PauseReasons.TargetReadOnly);
+            }
+        }
     }
 
     private void Take(ConsumedMessage m)

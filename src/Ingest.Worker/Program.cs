@@ -1,7 +1,7 @@
 using Ingest.Pipeline;
-using Ingest.Pipeline.Control;
 using Ingest.Pipeline.Metrics;
 using Ingest.Worker;
+using Ingest.Worker.Observability;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.AddSimpleConsole(o =>
@@ -31,13 +31,14 @@ catch (InvalidOperationException e)
 
 builder.Services.AddSingleton(options);
 builder.Services.AddSingleton<IngestMetrics>();
+builder.Services.AddMetricsExport(options.Region);
+builder.Services.AddHealthEndpoints();
 builder.Services.AddSingleton<IngestWorker>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestWorker>());
 
 var app = builder.Build();
-app.MapGet("/health/live", (IngestWorker w) => w.Status.State == PipelineState.Failed ? Results.Problem(w.Status.Fault, statusCode: 503) : Results.Text("ok\n"));
-app.MapGet("/health/ready", (IngestWorker w) => w.Status.IsReady ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
-app.MapGet("/metrics", (IngestMetrics m) => Results.Text(m.ToPrometheusText(), "text/plain; version=0.0.4"));
+app.MapHealthEndpoints();
+app.MapMetricsExport();
 await app.RunAsync();
 // 1 when the pipeline failed (set by IngestWorker), so a supervisor sees the failure.
 return Environment.ExitCode;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Ingest.LocalStack.Kafka;
 using Ingest.LocalStack.Processes;
+using Ingest.LocalStack.Prometheus;
 
 namespace Ingest.LocalStack;
 
@@ -85,7 +86,8 @@ internal static class Demo
         // Every message carries a unique seq; _partition/_offset name its Kafka coordinates (Native path).
         var distinct = long.Parse(await ch.Client.ScalarAsync("SELECT uniqExact(seq) FROM demo.events", ct) ?? "0", CultureInfo.InvariantCulture);
         var metrics = worker.HasExited ? "" : await worker.MetricsAsync(ct);
-        var exactlyOnce = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("ingest_exactly_once ", StringComparison.Ordinal))?.Split(' ')[1] == "1";
+        var guarantees = PrometheusText.Samples(metrics, "ingest_exactly_once");
+        var exactlyOnce = guarantees.Count > 0 && guarantees.All(g => g.Value == 1);
         var workerExit = worker.HasExited ? worker.ExitCode : await worker.StopAsync(TimeSpan.FromSeconds(30));
         var deliveredTotal = producer.IsCompletedSuccessfully ? producer.Result : Interlocked.Read(ref produced);
 

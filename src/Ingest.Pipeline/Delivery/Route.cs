@@ -45,6 +45,9 @@ internal sealed class Route : IDisposable
     /// <summary>Why the route stopped sending, while it is failed.</summary>
     public string? Error { get; set; }
 
+    /// <summary>The target answered read-only (Keeper lost) and the route's partitions wait for it.</summary>
+    public bool WaitsForWritable { get; set; }
+
     public bool NeedsTimestamp => Schema?.Decoder.NeedsTimestamp == true;
 
     /// <summary>Named, or matching the route's pattern.</summary>

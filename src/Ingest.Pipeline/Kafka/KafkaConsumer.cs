@@ -66,7 +66,8 @@ internal sealed class KafkaConsumer : IPartitionConsumer
         // as a warning with facility OFFSET: messages between the two positions will never be read.
         if (m.Facility == "OFFSET" && m.Level <= SyslogLevel.Warning && m.Message.Contains("offset reset", StringComparison.Ordinal))
         {
-            _metrics.OffsetReset();
+            // "<topic> [<partition>]: offset reset (at ...) to ...": rdkafka_offset.c
+            _metrics.OffsetReset(m.Message[..Math.Max(0, m.Message.IndexOf(" [", StringComparison.Ordinal))]);
             _logger.LogError("Kafka offset reset, messages are skipped: {Message}", m.Message);
             return;
         }

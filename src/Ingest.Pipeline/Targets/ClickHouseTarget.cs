@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
 using Ingest.Pipeline.Batching;
 using Ingest.Pipeline.ClickHouse;
@@ -178,7 +177,7 @@ internal sealed class ClickHouseTarget : IInsertTarget
             if (server?.Code == ReadOnlyCode) _readOnly = true;
             // A server that answered with an error is reachable; one that did not answer is not.
             Volatile.Write(ref _endpoints[i], _endpoints[i] with { Reachable = server is not null, LastError = e.Message, CheckedAt = DateTimeOffset.UtcNow });
-            _metrics.InsertFailed(_options.Table, server is not null ? server.Code.ToString(CultureInfo.InvariantCulture) : e is TaskCanceledException ? "timeout" : "network");
+            _metrics.InsertFailed(_options.Table, ClickHouseErrors.MetricCode(e));
             throw;
         }
     }

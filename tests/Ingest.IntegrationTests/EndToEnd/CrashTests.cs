@@ -1,4 +1,5 @@
 using Ingest.LocalStack.Processes;
+using Ingest.LocalStack.Prometheus;
 using Xunit.Abstractions;
 
 namespace Ingest.IntegrationTests.EndToEnd;
@@ -56,22 +57,14 @@ public sealed class CrashTests(IndependentStack fixture, ITestOutputHelper outpu
         Assert.Equal(total * (total - 1) / 2, await Node.CountAsync($"SELECT sum(seq) FROM {table}"));
     }
 
-    private Task<WorkerProcess> StartWorkerAsync(string topic, string table, int round) =>
-        WorkerProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["Ingest:Region"] = "a",
-            ["Ingest:Kafka:BootstrapServers"] = _stack.KafkaBootstrap,
-            ["Ingest:Kafka:Group"] = topic,
-            ["Ingest:Kafka:Topics:0"] = topic,
-            ["Ingest:Kafka:Properties:session.timeout.ms"] = "6000",
-            ["Ingest:ClickHouse:Endpoints:0"] = Node.HttpEndpoint.ToString(),
-            ["Ingest:ClickHouse:Table"] = table,
-            ["Ingest:Batching:MaxAge"] = "00:00:00.200",
-            ["Ingest:Batching:MaxRows"] = "3000",
-        }, Path.Combine(_stack.Directory, $"worker-{topic}-{round}.log"));
+    private Task<WorkerProcess> StartWorkerAsync(string topic, string table, int round)
+    {
+        var settings = Load.WorkerSettings(_stack.KafkaBootstrap, Node, topic, table, maxAgeMs: 200);
+        settings["Ingest:Batching:MaxRows"] = "3000";
+        return WorkerProcess.StartAsync(settings, Path.Combine(_stack.Directory, $"worker-{topic}-{round}.log"));
+    }
 
-    private static long Replays(string metrics) =>
-        long.Parse(metrics.Split('\n').First(l => l.StartsWith("ingest_checkpoint_replays_total ", StringComparison.Ordinal)).Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+    private static long Replays(string metrics) => (long)PrometheusText.Sum(metrics, "ingest_checkpoint_replays_total");
 
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
 

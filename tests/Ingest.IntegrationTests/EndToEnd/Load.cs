@@ -33,6 +33,21 @@ internal static class Load
         Batching = { MaxAge = TimeSpan.FromMilliseconds(maxAgeMs), MaxRows = maxRows },
     };
 
+    /// <summary>Configuration of a worker process (<see cref="LocalStack.Processes.WorkerProcess"/>) consuming
+    /// <paramref name="topic"/> into <paramref name="table"/> on <paramref name="node"/>; group = topic unless given.</summary>
+    public static Dictionary<string, string> WorkerSettings(string bootstrap, ClickHouseServer node, string topic, string table,
+        string region = "a", string? group = null, int maxAgeMs = 300) => new()
+    {
+        ["Ingest:Region"] = region,
+        ["Ingest:Kafka:BootstrapServers"] = bootstrap,
+        ["Ingest:Kafka:Group"] = group ?? topic,
+        ["Ingest:Kafka:Topics:0"] = topic,
+        ["Ingest:Kafka:Properties:session.timeout.ms"] = "6000",
+        ["Ingest:ClickHouse:Endpoints:0"] = node.HttpEndpoint.ToString(),
+        ["Ingest:ClickHouse:Table"] = table,
+        ["Ingest:Batching:MaxAge"] = TimeSpan.FromMilliseconds(maxAgeMs).ToString(null, CultureInfo.InvariantCulture),
+    };
+
     public static async Task<long> CountAsync(this ClickHouseServer node, string sql) =>
         long.Parse(await node.Client.ScalarAsync(sql) ?? "-1", CultureInfo.InvariantCulture);
 }

@@ -3,6 +3,7 @@ using System.Text;
 using Confluent.Kafka;
 using Ingest.LocalStack.Kafka;
 using Ingest.LocalStack.Processes;
+using Ingest.LocalStack.Prometheus;
 
 namespace Ingest.IntegrationTests.EndToEnd;
 
@@ -55,7 +56,9 @@ public sealed class WorkerEndToEndTests(SingleStack fixture) : IClassFixture<Sin
         Assert.Equal(9, rows);
         Assert.Equal(0, await CountAsync($"SELECT countIf(seq = 4) FROM {table}"));
         var metrics = await worker.MetricsAsync();
-        Assert.Contains("ingest_messages_rejected_total 1\n", metrics, StringComparison.Ordinal);
+        var rejected = Assert.Single(PrometheusText.Samples(metrics, "ingest_messages_rejected_total"));
+        Assert.Equal(1, rejected.Value);
+        Assert.Equal(topic, rejected.Labels["topic"]);
         Assert.Equal(0, await worker.StopAsync(TimeSpan.FromSeconds(30)));
         var log = await File.ReadAllTextAsync(worker.LogFile);
         Assert.Contains($"Skipping {topic}/0@4: malformed JSON", log, StringComparison.Ordinal);
@@ -70,17 +73,8 @@ public sealed class WorkerEndToEndTests(SingleStack fixture) : IClassFixture<Sin
     }
 
     private Task<WorkerProcess> StartWorkerAsync(string topic, string table, string region) =>
-        WorkerProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["Ingest:Region"] = region,
-            ["Ingest:Kafka:BootstrapServers"] = _stack.KafkaBootstrap,
-            ["Ingest:Kafka:Group"] = topic.Split('-')[0],
-            ["Ingest:Kafka:Topics:0"] = topic,
-            ["Ingest:Kafka:Properties:session.timeout.ms"] = "6000",
-            ["Ingest:ClickHouse:Endpoints:0"] = _stack.Node("ch").HttpEndpoint.ToString(),
-            ["Ingest:ClickHouse:Table"] = table,
-            ["Ingest:Batching:MaxAge"] = "00:00:00.300",
-        }, Path.Combine(_stack.Directory, $"worker-{topic}.log"));
+        WorkerProcess.StartAsync(Load.WorkerSettings(_stack.KafkaBootstrap, _stack.Node("ch"), topic, table, region, group: topic.Split('-')[0]),
+            Path.Combine(_stack.Directory, $"worker-{topic}.log"));
 
     private async Task<long> CountAsync(string sql) =>
         long.Parse(await _stack.Node("ch").Client.ScalarAsync(sql) ?? "-1", CultureInfo.InvariantCulture);

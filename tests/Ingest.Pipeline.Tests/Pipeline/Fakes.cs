@@ -169,7 +169,10 @@ internal sealed class FakeTarget(string table = "db.events") : IInsertTarget
 
     public Func<IReadOnlyList<PartitionBatch>, bool>? HoldIf { get; set; }
 
-    public TargetStatus Status => new(Table, [new EndpointStatus("http://fake/", true, null, null)], false);
+    /// <summary>What the target reports, as a read-only replica would.</summary>
+    public bool ReadOnly { get; set; }
+
+    public TargetStatus Status => new(Table, [new EndpointStatus("http://fake/", true, null, null)], ReadOnly);
 
     public IReadOnlyList<FakeInsert> Inserts
     {

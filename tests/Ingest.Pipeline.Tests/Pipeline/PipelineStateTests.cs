@@ -308,4 +308,23 @@ public sealed class PipelineStateTests
         Assert.All(h.Store.Rows.Where(r => r.Partition.Topic == Clicks), r => Assert.Equal(CheckpointState.Pending, r.State));
         h.Stop();
     }
+
+    [Fact]
+    public void A_read_only_target_holds_its_partitions_until_it_is_writable()
+    {
+        using var h = new PipelineHarness();
+        h.Kafka.ProduceSeq(Topic, 0, 0, 10);
+        h.Start();
+        h.Consumer.Assign(P(0));
+        Eventually(() => h.Consumer.Committed.GetValueOrDefault(P(0)) == 10, "first rows committed");
+        h.Target.ReadOnly = true;
+        Eventually(() => h.Pipeline.Status.Partitions.Single().PausedBy.SequenceEqual(["target-read-only"]), "waiting for a writable target");
+        h.Kafka.ProduceSeq(Topic, 0, 10, 10);
+        Thread.Sleep(100);
+        Assert.Equal(10, h.Pipeline.Status.Partitions.Single().Position);
+        h.Target.ReadOnly = false;
+        Eventually(() => h.Consumer.Committed.GetValueOrDefault(P(0)) == 20, "consuming again once writable");
+        Assert.Empty(h.Pipeline.Status.Partitions.Single().PausedBy);
+        h.Stop();
+    }
 }

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Ingest.Pipeline.ClickHouse.Http;
 
 internal static class ClickHouseErrors
@@ -18,4 +20,14 @@ internal static class ClickHouseErrors
     /// 368 BAD_CAST, which is what 18.16 answers when a Native column's type is not the table column's (it silently
     /// drops Native columns the table lacks). The caller checks that the table really changed.</summary>
     public static bool IsSchemaMismatch(Exception e) => e is ClickHouseServerException { Code: 8 or 10 or 16 or 53 or 70 or 368 };
+
+    /// <summary>The <c>code</c> label of a failed request: ClickHouse's error code; "timeout" when the request timed out
+    /// (HttpClient reports its timeout as a TaskCanceledException); "network" when no ClickHouse answer came (refused,
+    /// reset, or a 5xx without a code: something between us and the server answered).</summary>
+    public static string MetricCode(Exception e) => e switch
+    {
+        ClickHouseServerException { Code: not 0 } ch => ch.Code.ToString(CultureInfo.InvariantCulture),
+        TaskCanceledException or TimeoutException => "timeout",
+        _ => "network",
+    };
 }
