@@ -2,7 +2,7 @@
 # Installs the machine packages the local stack needs (Debian 12). Idempotent: does nothing when all are there.
 #   clickhouse-server 18.16 + zookeeper 3.8 : the real ClickHouse topologies the tests and the demo run
 #   kcat                                    : a second, non-.NET Kafka client for the stack tests
-#   prometheus                              : promtool checks our /metrics output
+#   prometheus                              : promtool checks our /metrics output; a real Prometheus scrapes it in tests
 #   npm                                     : scripts/chdb.sh fetches chDB's npm package (npm pack)
 # librdkafka comes prebuilt from NuGet (librdkafka.redist); no compiler or -dev packages are needed.
 set -euo pipefail
