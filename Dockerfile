@@ -1,20 +1,19 @@
-# Ingest worker image. librdkafka 2.15.1 is built from source in the build stage (scripts/librdkafka.sh), exactly
-# as on developer machines, so the image carries the native library Confluent.Kafka 2.15.1 was written for.
-FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
-RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential pkg-config python3 zip npm \
-      libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev \
- && rm -rf /var/lib/apt/lists/*
+# Ingest worker image. librdkafka comes from NuGet (librdkafka.redist 2.16.0, restored with Confluent.Kafka 2.16.0):
+# nothing is compiled but the .NET code.
+FROM mcr.microsoft.com/dotnet/sdk:10.0-noble AS build
 WORKDIR /src
 COPY . .
-RUN scripts/librdkafka.sh \
- && dotnet publish src/Ingest.Worker -c Release -o /app
+# A portable (RID-less) publish keeps runtimes/linux-x64/native/ as the tests' build output has it, so Confluent.Kafka
+# picks its librdkafka here exactly as it does under scripts/test.sh.
+RUN dotnet publish src/Ingest.Worker -c Release -o /app
 
-FROM mcr.microsoft.com/dotnet/aspnet:10.0
-# librdkafka's runtime dependencies (TLS, SASL, zstd, lz4, zlib).
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl3 libsasl2-2 libsasl2-modules libzstd1 liblz4-1 zlib1g \
- && rm -rf /var/lib/apt/lists/*
+# 10.0 is Ubuntu 24.04 "Noble" (.NET 10 ships no Debian images); -noble says so, so a change of the default tag
+# cannot swap the OS under us. Which librdkafka loads: Confluent.Kafka tries the generic librdkafka.so first, which
+# needs libsasl2.so.3, which this image lacks (Ubuntu's libsasl2-2, like the libsasl2.so.2 of the Debian 12 the tests
+# run on, would not provide it either), so it falls back to centos8-librdkafka.so, the build the tests ran. That one links only glibc (needs 2.28; Noble has
+# 2.39) and has OpenSSL, SASL (incl. GSSAPI), zstd, lz4 and zlib built in, so no apt packages are needed for it; its
+# static OpenSSL probes the standard CA paths (librdkafka's ssl.ca.location), which the base image's ca-certificates fills.
+FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble
 WORKDIR /app
 COPY --from=build /app .
 ENV Urls=http://0.0.0.0:8080 \

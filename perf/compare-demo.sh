@@ -28,8 +28,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-# The prebuilt services and native deps; bootstrap only when they are missing (it is slow the first time).
-if [[ ! -x /usr/sbin/clickhouse-server || ! -d .local/feed ]]; then
+# The services the demo runs (librdkafka comes with the NuGet restore); bootstrap only when they are missing.
+if [[ ! -x /usr/sbin/clickhouse-server || ! -f /usr/share/java/zookeeper.jar ]]; then
   scripts/bootstrap.sh
 fi
 dotnet build Ingest.sln -c Release -nologo -v quiet -clp:ErrorsOnly

@@ -3,6 +3,5 @@
 # a second run takes about a second.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-"$here/deps.sh"          # apt: clickhouse-server 18.16, zookeeper 3.8, kcat, build deps, prometheus
-"$here/librdkafka.sh"    # librdkafka 2.15.1 from source -> .local/feed/librdkafka.redist.2.15.1.nupkg
+"$here/deps.sh"          # apt: clickhouse-server 18.16, zookeeper 3.8, kcat, prometheus, npm
 "$here/chdb.sh"          # chDB 26.7 -> .local/chdb/libchdb.so (modern ClickHouse oracle for tests)

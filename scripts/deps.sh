@@ -2,13 +2,13 @@
 # Installs the machine packages the local stack needs (Debian 12). Idempotent: does nothing when all are there.
 #   clickhouse-server 18.16 + zookeeper 3.8 : the real ClickHouse topologies the tests and the demo run
 #   kcat                                    : a second, non-.NET Kafka client for the stack tests
-#   lib*-dev                                : librdkafka 2.15.1 is built from source with TLS, SASL, zstd, lz4, gzip
-#   prometheus                              : promtool checks our /metrics output
+#   prometheus                              : promtool checks our /metrics output; a real Prometheus scrapes it in tests
+#   npm                                     : scripts/chdb.sh fetches chDB's npm package (npm pack)
+# librdkafka comes prebuilt from NuGet (librdkafka.redist); no compiler or -dev packages are needed.
 set -euo pipefail
 
 packages=(clickhouse-server clickhouse-client zookeeper default-jre-headless kcat
-          build-essential pkg-config libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev
-          zip unzip curl prometheus)
+          unzip curl prometheus)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Confluent.Kafka;
@@ -14,13 +15,25 @@ using Ingest.Pipeline.Decoding;
 // in Native and JSONEachRow, each with and without gzip, and prints wall and CPU time of this process (the
 // client) and of the ClickHouse server process. Everything is bounded: a fixed number of passes per mode and a
 // timeout on every insert; the stack is disposed at the end.
-var rows = Option("--rows", 2_000_000);
-var batchRows = Option("--batch-rows", 100_000);
-var batchesPerInsert = Option("--batches-per-insert", 1);
-var passes = Option("--passes", 3);
-if (rows <= 0 || batchRows <= 0 || rows % batchRows != 0 || batchesPerInsert <= 0 || passes is <= 0 or > 20)
+var rowsOption = CommandLineSupport.Number("--rows", "rows inserted per timed pass", 2_000_000, min: 1);
+var batchRowsOption = CommandLineSupport.Number("--batch-rows", "rows per batch (must divide --rows)", 100_000, min: 1);
+var batchesPerInsertOption = CommandLineSupport.Number("--batches-per-insert", "batches carried by one INSERT", 1, min: 1);
+var passesOption = CommandLineSupport.Number("--passes", "timed passes per mode", 3, min: 1, max: 20);
+var root = new RootCommand("Client and server cost of inserting pre-decoded batches into ENGINE = Null on a local ClickHouse 18.16")
 {
-    Console.Error.WriteLine("usage: Ingest.LoadHarness [--rows N] [--batch-rows N dividing N] [--batches-per-insert N] [--passes 1..20]");
+    rowsOption, batchRowsOption, batchesPerInsertOption, passesOption,
+};
+var parsed = root.Parse(args);
+// The root has no action of its own: an action here is --help or the usage error System.CommandLine prints.
+if (parsed.Action is not null) return await CommandLineSupport.InvokeAsync(parsed);
+var rows = parsed.GetValue(rowsOption);
+var batchRows = parsed.GetValue(batchRowsOption);
+var batchesPerInsert = parsed.GetValue(batchesPerInsertOption);
+var passes = parsed.GetValue(passesOption);
+// Checked here, not in a command validator: System.CommandLine runs those before options get their defaults.
+if (rows % batchRows != 0)
+{
+    Console.Error.WriteLine($"--batch-rows {batchRows} must divide --rows {rows}");
     return 2;
 }
 
@@ -174,14 +187,5 @@ static async Task<long> BodyLength(List<PartitionBatch> batches, bool gzip)
 static string Rate(long count, TimeSpan time) => time > TimeSpan.Zero ? (count / time.TotalSeconds).ToString("N0", CultureInfo.InvariantCulture) : "n/a";
 
 static string LoadAverage() => File.ReadAllText("/proc/loadavg").Split(' ')[0..3] is var l ? string.Join(' ', l) : "";
-
-int Option(string name, int fallback)
-{
-    var i = Array.IndexOf(args, name);
-    if (i < 0) return fallback;
-    if (i + 1 >= args.Length || !int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var v))
-        throw new ArgumentException($"{name} needs a number");
-    return v;
-}
 
 internal readonly record struct Sample(TimeSpan Wall, TimeSpan Cpu, TimeSpan ServerCpu, long Allocated);

@@ -1,96 +1,109 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Parsing;
 using System.Globalization;
 using Ingest.LocalStack;
 using Ingest.LocalStack.Kafka;
 
-// Ingest.LocalStack: real local services for tests, the demo and the load harness.
-//   demo  [--messages N] [--partitions P] [--format Native|JSONEachRow] [--checkpoints on|off]   the README's demo (exit 1 unless produced == rows)
-//   kafka [--brokers N] [--topic name:partitions]...   a standalone mock Kafka cluster until Ctrl-C / SIGTERM
-//   up    [single|independent|two-subcluster] [--https]  a whole topology until Ctrl-C / SIGTERM, endpoints printed
-using var cts = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
+// Ingest.LocalStack: real local services for tests, the demo and the load harness (`--help` on each verb).
+var messages = CommandLineSupport.Number("--messages", "events to produce", 500_000L, min: 1);
+var partitions = CommandLineSupport.Number("--partitions", "partitions of the topic", 16, min: 1);
+var format = new Option<string>("--format") { Description = "the worker's INSERT format", DefaultValueFactory = _ => "Native" };
+format.AcceptOnlyFromAmong("Native", "JSONEachRow");
+var checkpoints = new Option<string>("--checkpoints") { Description = "offset checkpoints in ClickHouse (off: at-least-once)", DefaultValueFactory = _ => "on" };
+checkpoints.AcceptOnlyFromAmong("on", "off");
+var demo = new Command("demo", "The README's demo: mock Kafka, ClickHouse 18.16, the real worker; exit 1 unless every message is exactly one row")
 {
-    e.Cancel = true;
-    cts.Cancel();
+    messages, partitions, format, checkpoints,
 };
-using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
+demo.SetAction(async (parse, ct) =>
 {
-    c.Cancel = true;
-    cts.Cancel();
+    try
+    {
+        return await Demo.RunAsync(parse.GetValue(messages), parse.GetValue(partitions), parse.GetRequiredValue(format),
+            parse.GetValue(checkpoints) == "on", ct);
+    }
+    catch (OperationCanceledException)
+    {
+        return 130;
+    }
 });
 
-var command = args.Length > 0 ? args[0] : "help";
-try
+var brokers = CommandLineSupport.Number("--brokers", "mock brokers (ids 1..n)", 3, min: 1);
+var topics = new Option<(string Name, int Partitions)[]>("--topic")
 {
-    switch (command)
+    Description = "a topic to create, name[:partitions] (1 partition by default); repeatable",
+    HelpName = "name:partitions",
+    CustomParser = ParseTopics,
+};
+var rebalanceDelay = CommandLineSupport.Number("--group-initial-rebalance-delay-ms",
+    "how long a new consumer group's first rebalance waits for more members (the mock's own default is 3000)", 0, min: 0);
+rebalanceDelay.HelpName = "ms";
+var kafka = new Command("kafka", "A standalone mock Kafka cluster until Ctrl-C / SIGTERM") { brokers, topics, rebalanceDelay };
+kafka.SetAction(async (parse, ct) =>
+{
+    using var cluster = MockKafkaCluster.Start(parse.GetValue(brokers), parse.GetValue(rebalanceDelay));
+    foreach (var (name, count) in parse.GetValue(topics) ?? []) cluster.CreateTopic(name, count);
+    Console.WriteLine($"bootstrap.servers={cluster.BootstrapServers}");
+    Console.WriteLine($"librdkafka {MockKafkaCluster.NativeLibraryVersion} from {MockKafkaCluster.NativeLibraryPath}");
+    await WaitForStop(ct);
+    return 0;
+});
+
+var topologies = new Dictionary<string, Topology>
+{
+    ["single"] = Topology.Single,
+    ["independent"] = Topology.Independent,
+    ["two-subcluster"] = Topology.TwoSubcluster,
+};
+var topology = new Argument<string>("topology") { Description = "which ClickHouse deployment", DefaultValueFactory = _ => "single" };
+topology.AcceptOnlyFromAmong([.. topologies.Keys]);
+var https = new Option<bool>("--https") { Description = "ClickHouse nodes also serve HTTPS (certificates from a per-node CA)" };
+var up = new Command("up", "A whole topology until Ctrl-C / SIGTERM, endpoints printed, logs kept") { topology, https };
+up.SetAction(async (parse, ct) =>
+{
+    var options = new StackOptions { KeepDirectory = true, Https = parse.GetValue(https) };
+    await using var stack = await Stack.StartAsync(topologies[parse.GetRequiredValue(topology)], options, ct);
+    Console.WriteLine($"kafka bootstrap.servers={stack.KafkaBootstrap}");
+    foreach (var k in stack.Keepers.Values) Console.WriteLine($"zookeeper {k.Name} {k.ConnectString}");
+    foreach (var n in stack.Nodes)
     {
-        case "demo":
-            return await Demo.RunAsync(Option("--messages", 500_000L), (int)Option("--partitions", 16L), Text("--format", "Native"),
-                Text("--checkpoints", "on") != "off", cts.Token);
-
-        case "kafka":
-            using (var kafka = MockKafkaCluster.Start((int)Option("--brokers", 3L)))
-            {
-                foreach (var t in Options("--topic"))
-                {
-                    var parts = t.Split(':');
-                    kafka.CreateTopic(parts[0], parts.Length > 1 ? int.Parse(parts[1], CultureInfo.InvariantCulture) : 1);
-                }
-                Console.WriteLine($"bootstrap.servers={kafka.BootstrapServers}");
-                await WaitForStop(cts.Token);
-            }
-            return 0;
-
-        case "up":
-            var topology = (args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) ? args[1] : "single") switch
-            {
-                "single" => Topology.Single,
-                "independent" => Topology.Independent,
-                "two-subcluster" => Topology.TwoSubcluster,
-                var other => throw new ArgumentException($"unknown topology '{other}' (single, independent, two-subcluster)"),
-            };
-            await using (var stack = await Stack.StartAsync(topology, new StackOptions { KeepDirectory = true, Https = args.Contains("--https") }, cts.Token))
-            {
-                Console.WriteLine($"kafka bootstrap.servers={stack.KafkaBootstrap}");
-                foreach (var k in stack.Keepers.Values) Console.WriteLine($"zookeeper {k.Name} {k.ConnectString}");
-                foreach (var n in stack.Nodes)
-                {
-                    var https = n.HttpsEndpoint is null ? "" : $" https={n.HttpsEndpoint} ca={n.CaCertificateFile}";
-                    Console.WriteLine($"clickhouse {n.Name} region={n.Region} subcluster={n.Shard} http={n.HttpEndpoint} tcp={n.TcpPort}{https}");
-                }
-                Console.WriteLine($"logs and data under {stack.Directory}; Ctrl-C stops everything");
-                await WaitForStop(cts.Token);
-            }
-            return 0;
-
-        default:
-            Console.WriteLine("usage: Ingest.LocalStack demo [--messages N] [--partitions P] [--format Native|JSONEachRow] [--checkpoints on|off] | kafka [--brokers N] [--topic name:partitions]... | up [single|independent|two-subcluster] [--https]");
-            return command is "help" or "--help" ? 0 : 2;
+        var tls = n.HttpsEndpoint is null ? "" : $" https={n.HttpsEndpoint} ca={n.CaCertificateFile}";
+        Console.WriteLine($"clickhouse {n.Name} region={n.Region} subcluster={n.Shard} http={n.HttpEndpoint} tcp={n.TcpPort}{tls}");
     }
-}
-catch (OperationCanceledException)
-{
-    return 130;
-}
+    Console.WriteLine($"logs and data under {stack.Directory}; Ctrl-C stops everything");
+    await WaitForStop(ct);
+    return 0;
+});
 
-long Option(string name, long fallback)
+var root = new RootCommand("Ingest.LocalStack: real local services (mock Kafka, ZooKeeper 3.8, ClickHouse 18.16) for tests, the demo and load tests")
 {
-    var i = Array.IndexOf(args, name);
-    if (i < 0) return fallback;
-    if (i + 1 >= args.Length || !long.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var v))
-        throw new ArgumentException($"{name} needs a number");
-    return v;
-}
+    demo, kafka, up,
+};
+// `Ingest.LocalStack` alone and `Ingest.LocalStack help` print the usage and succeed, as they always did.
+var help = new Command("help") { Hidden = true };
+help.SetAction(_ => root.Parse("--help").Invoke());
+root.Add(help);
+root.SetAction(parse => new HelpAction().Invoke(parse));
 
-string Text(string name, string fallback)
-{
-    var i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-}
+// Ctrl-C / SIGTERM cancel the verb's token; the stack's disposal (children killed, directory removed) then gets up
+// to 30 s instead of System.CommandLine's default 2 s, after which it would return without waiting for it.
+return await CommandLineSupport.InvokeAsync(root.Parse(args), new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
 
-IEnumerable<string> Options(string name)
+static (string Name, int Partitions)[] ParseTopics(ArgumentResult result)
 {
-    for (var i = 0; i < args.Length - 1; i++)
-        if (args[i] == name) yield return args[i + 1];
+    var list = new List<(string, int)>();
+    foreach (var token in result.Tokens)
+    {
+        var parts = token.Value.Split(':');
+        if (parts is [{ Length: > 0 } name])
+            list.Add((name, 1));
+        else if (parts is [{ Length: > 0 } named, var count] && int.TryParse(count, CultureInfo.InvariantCulture, out var n) && n > 0)
+            list.Add((named, n));
+        else
+            result.AddError($"--topic '{token.Value}': expected name or name:partitions (partitions 1 or more)");
+    }
+    return [.. list];
 }
 
 static async Task WaitForStop(CancellationToken ct)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Ingest.LocalStack.Processes;
 using Ingest.Pipeline;
 using Ingest.Pipeline.Control;
@@ -128,8 +129,12 @@ public sealed class RouteTests(IndependentStack fixture, ITestOutputHelper outpu
         using var two = new InProcessPipeline(For("worker-2"));
         var total = SampleEvents(topic, 6_000);
         await Poll.UntilAsync(() => Node.CountAsync($"SELECT count() FROM {table}"), n => n >= total, TimeSpan.FromSeconds(60));
-        var (a, b) = (one.Control.Status.Partitions.Count, two.Control.Status.Partitions.Count);
-        output.WriteLine($"worker-1: {a} partitions, worker-2: {b}");
+        // The mock starts groups without an initial rebalance delay: the first member to join takes every partition
+        // and the second gets its share in the rebalance its join causes, which can come after the rows landed.
+        var settling = Stopwatch.StartNew();
+        var (a, b) = await Poll.UntilAsync(() => Task.FromResult((one.Control.Status.Partitions.Count, two.Control.Status.Partitions.Count)),
+            split => split.Item1 > 0 && split.Item2 > 0 && split.Item1 + split.Item2 == 6, TimeSpan.FromSeconds(30));
+        output.WriteLine($"worker-1: {a} partitions, worker-2: {b} ({settling.Elapsed.TotalSeconds:0.0} s after the rows landed)");
         Assert.True(a > 0 && b > 0 && a + b == 6, $"partitions split {a} + {b}");
         one.Stop();
         two.Stop();

@@ -4,12 +4,13 @@ using Confluent.Kafka;
 using Ingest.LocalStack;
 using Ingest.LocalStack.Kafka;
 using Ingest.LocalStack.Processes;
+using Xunit.Abstractions;
 
 namespace Ingest.IntegrationTests.Services;
 
 /// <summary>The mock Kafka cluster is real Kafka protocol over TCP: Confluent.Kafka and kcat (another process) both
 /// produce to and consume from it, and its fault hooks take effect.</summary>
-public sealed class KafkaStackTests : IDisposable
+public sealed class KafkaStackTests(ITestOutputHelper output) : IDisposable
 {
     private readonly MockKafkaCluster _kafka = MockKafkaCluster.Start(3);
 
@@ -114,6 +115,48 @@ public sealed class KafkaStackTests : IDisposable
             ChildProcesses.Kill(kafka);
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public void The_mock_runs_in_the_one_librdkafka_Confluent_Kafka_loaded()
+    {
+        // librdkafka.redist 2.16.0 (Directory.Packages.props): the clients and the mock must run that build.
+        Assert.Equal("2.16.0", Library.VersionString);
+        Assert.Equal(Library.VersionString, MockKafkaCluster.NativeLibraryVersion);
+        Assert.True(File.Exists(MockKafkaCluster.NativeLibraryPath), MockKafkaCluster.NativeLibraryPath);
+        var mapped = File.ReadLines("/proc/self/maps").Where(l => l.EndsWith("librdkafka.so", StringComparison.Ordinal))
+            .Select(l => l[l.IndexOf('/', StringComparison.Ordinal)..]).Distinct().ToList();
+        Assert.Equal([MockKafkaCluster.NativeLibraryPath], mapped);
+    }
+
+    [Fact]
+    public void A_first_group_join_skips_the_initial_rebalance_delay_unless_asked_for()
+    {
+        var quick = FirstJoin(_kafka, "g-join-quick");
+        using var delayed = MockKafkaCluster.Start(1, groupInitialRebalanceDelayMs: 3000);
+        var slow = FirstJoin(delayed, "g-join-delayed");
+        output.WriteLine($"first group join: {quick.TotalSeconds:0.00} s without the delay, {slow.TotalSeconds:0.00} s with 3000 ms");
+        Assert.True(quick < TimeSpan.FromSeconds(2), $"{quick}");
+        Assert.True(slow >= TimeSpan.FromSeconds(2.5), $"{slow}");
+    }
+
+    private static TimeSpan FirstJoin(MockKafkaCluster kafka, string group)
+    {
+        kafka.CreateTopic(group, 2);
+        var assigned = false;
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
+        {
+            BootstrapServers = kafka.BootstrapServers,
+            GroupId = group,
+            SessionTimeoutMs = 6000,
+        }).SetPartitionsAssignedHandler((_, _) => assigned = true).Build();
+        var sw = Stopwatch.StartNew();
+        consumer.Subscribe(group);
+        while (!assigned && sw.Elapsed < TimeSpan.FromSeconds(20)) consumer.Consume(50);
+        var elapsed = sw.Elapsed;
+        consumer.Close();
+        Assert.True(assigned, $"{group}: no assignment in 20 s");
+        return elapsed;
     }
 
     private List<string> ConsumeAll(string topic, string group, int expected)
