@@ -10,6 +10,7 @@ using Ingest.Pipeline.ClickHouse.Http;
 using Ingest.Pipeline.Decoding;
 
 // Ingest.LoadHarness [--rows N] [--batch-rows N] [--batches-per-insert N] [--passes N]
+// Ingest.LoadHarness restart [--rounds N] [--session-timeout-ms MS] [--instance-id ID]   (see RestartTiming.cs)
 // Starts a Single stack (ClickHouse 18.16 on loopback, no Kafka), creates default.sink ENGINE = Null, decodes the
 // sample events once, then inserts them through the worker's real path (BatchesContent -> ClickHouseHttpClient)
 // in Native and JSONEachRow, each with and without gzip, and prints wall and CPU time of this process (the
@@ -19,9 +20,17 @@ var rowsOption = CommandLineSupport.Number("--rows", "rows inserted per timed pa
 var batchRowsOption = CommandLineSupport.Number("--batch-rows", "rows per batch (must divide --rows)", 100_000, min: 1);
 var batchesPerInsertOption = CommandLineSupport.Number("--batches-per-insert", "batches carried by one INSERT", 1, min: 1);
 var passesOption = CommandLineSupport.Number("--passes", "timed passes per mode", 3, min: 1, max: 20);
+var roundsOption = CommandLineSupport.Number("--rounds", "kill -9 and restart this many times", 5, min: 1, max: 50);
+var sessionOption = CommandLineSupport.Number("--session-timeout-ms", "the workers' session.timeout.ms", 6000, min: 1000);
+var instanceOption = new Option<string?>("--instance-id") { Description = "static group membership: the workers' Ingest:Kafka:InstanceId" };
+var restart = new Command("restart", "Seconds from a worker process's start to its first INSERT, fresh and right after a kill -9 (the real worker, mock Kafka, ClickHouse 18.16)")
+{
+    roundsOption, sessionOption, instanceOption,
+};
+restart.SetAction(async (result, ct) => await Ingest.LoadHarness.RestartTiming.RunAsync(result.GetValue(roundsOption), result.GetValue(sessionOption), result.GetValue(instanceOption), ct));
 var root = new RootCommand("Client and server cost of inserting pre-decoded batches into ENGINE = Null on a local ClickHouse 18.16")
 {
-    rowsOption, batchRowsOption, batchesPerInsertOption, passesOption,
+    rowsOption, batchRowsOption, batchesPerInsertOption, passesOption, restart,
 };
 var parsed = root.Parse(args);
 // The root has no action of its own: an action here is --help or the usage error System.CommandLine prints.

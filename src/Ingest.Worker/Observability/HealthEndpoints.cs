@@ -6,7 +6,8 @@ namespace Ingest.Worker.Observability;
 
 /// <summary>/health/live: 503 once the pipeline failed (the answer names the fault), so a supervisor restarts the worker;
 /// /health/ready: 200 while partitions are assigned and consumed, so traffic and rollouts wait for the group. Both read
-/// the worker's status snapshot; each path runs only the checks with its tag.</summary>
+/// the worker's status snapshot; each path runs only the checks with its tag. A failed route makes readiness Degraded
+/// (still 200: the other routes are served; the body names the failed table).</summary>
 internal static class HealthEndpoints
 {
     private const string Live = "live";
@@ -16,7 +17,8 @@ internal static class HealthEndpoints
     {
         services.AddHealthChecks()
             .AddCheck<PipelineAliveCheck>("pipeline", tags: [Live])
-            .AddCheck<PartitionsAssignedCheck>("partitions", tags: [Ready]);
+            .AddCheck<PartitionsAssignedCheck>("partitions", tags: [Ready])
+            .AddCheck<RoutesCheck>("routes", tags: [Ready]);
         return services;
     }
 
@@ -55,6 +57,17 @@ internal static class HealthEndpoints
             return Task.FromResult(status.IsReady
                 ? HealthCheckResult.Healthy(status.State.ToString())
                 : HealthCheckResult.Unhealthy($"{status.State}: not consuming (no partitions assigned yet, or stopped)"));
+        }
+    }
+
+    private sealed class RoutesCheck(IngestWorker worker) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            var failed = worker.Status.Routes.Where(r => r.Error is not null).ToList();
+            return Task.FromResult(failed.Count == 0
+                ? HealthCheckResult.Healthy()
+                : HealthCheckResult.Degraded(string.Join("; ", failed.Select(r => $"route {r.Name} into {r.Table} waits (target-failed): {r.Error}"))));
         }
     }
 }

@@ -90,6 +90,83 @@ public sealed class AdminCliTests(SingleStack fixture) : IClassFixture<SingleSta
         Assert.DoesNotContain(Token, log, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task One_command_reaches_every_worker_of_the_region_listed_in_a_workers_file()
+    {
+        var topic = StackFixture.NewTopic("adm2");
+        var table = $"default.adm2_{Guid.NewGuid():N}"[..30];
+        await _stack.Node("ch").Client.ExecuteAsync($"CREATE TABLE {table} ({SampleEvents.TableColumns}, seq UInt64) ENGINE = MergeTree ORDER BY seq");
+        _stack.Kafka!.CreateTopic(topic, 4);
+        var admins = new[] { $"http://127.0.0.1:{FreePorts.Next()}", $"http://127.0.0.1:{FreePorts.Next()}" };
+        var workers = new List<WorkerProcess>();
+        try
+        {
+            foreach (var admin in admins)
+            {
+                workers.Add(await WorkerProcess.StartAsync(new Dictionary<string, string>
+                {
+                    ["Ingest:Region"] = "west",
+                    ["Ingest:Kafka:BootstrapServers"] = _stack.KafkaBootstrap,
+                    ["Ingest:Kafka:Group"] = topic,
+                    ["Ingest:Kafka:Topics:0"] = topic,
+                    ["Ingest:Kafka:Properties:session.timeout.ms"] = "6000",
+                    ["Ingest:ClickHouse:Endpoints:0"] = _stack.Node("ch").HttpEndpoint.ToString(),
+                    ["Ingest:ClickHouse:Table"] = table,
+                    ["Ingest:Batching:MaxAge"] = "00:00:00.300",
+                    ["Ingest:Admin:Url"] = admin,
+                    ["Ingest:Admin:Token"] = Token,
+                }, Path.Combine(_stack.Directory, $"worker-{topic}-{workers.Count}.log")));
+            }
+            var file = Path.Combine(_stack.Directory, $"workers-{topic}.txt");
+            await File.WriteAllTextAsync(file, $"# region west\n{admins[0]}\n{admins[1]}\n");
+
+            // The group spreads the 4 partitions over both workers; the status table lists them all.
+            var spread = await Poll.UntilAsync(() => PartitionsPerWorkerAsync(file), p => p.Count == 2 && p.All(n => n > 0) && p.Sum() == 4, TimeSpan.FromSeconds(60), everyMs: 250);
+            Assert.Equal(4, spread.Sum());
+            var table4 = await RunAsync("status", "--workers-file", file, "--token", Token);
+            Assert.Equal(0, table4.Code);
+            foreach (var admin in admins) Assert.Contains($"{admin}  region west  group {topic}.west  Running", table4.Out, StringComparison.Ordinal);
+
+            // Flush over both: the committed positions of all partitions add up to what was produced.
+            Assert.Equal(400, SampleEvents.Produce(_stack.KafkaBootstrap, topic, 0, 400));
+            await Poll.UntilAsync(() => CountAsync(table), n => n >= 400, TimeSpan.FromSeconds(60));
+            var flush = await RunAsync("flush", "--json", "--workers-file", file, "--token", Token, "--timeout", "30s");
+            Assert.True(flush.Code == 0, flush.Error);
+            using (var doc = JsonDocument.Parse(flush.Out))
+            {
+                var answers = doc.RootElement.GetProperty("workers").EnumerateArray().ToList();
+                Assert.Equal(2, answers.Count);
+                Assert.Equal(400, answers.Sum(w => w.GetProperty("answer").GetProperty("positions").EnumerateArray().Sum(p => p.GetProperty("committed").GetInt64())));
+            }
+
+            // A paused region takes nothing more, whichever worker holds a partition; resume lets it all in.
+            Assert.Equal(0, (await RunAsync("pause", "--workers-file", file, "--token", Token)).Code);
+            Assert.Equal(100, SampleEvents.Produce(_stack.KafkaBootstrap, topic, 400, 100));
+            await Task.Delay(1500);
+            Assert.Equal(400, await CountAsync(table));
+            Assert.Equal(0, (await RunAsync("resume", "--workers-file", file, "--token", Token)).Code);
+            Assert.Equal(500, await Poll.UntilAsync(() => CountAsync(table), n => n >= 500, TimeSpan.FromSeconds(60)));
+
+            // One worker gone: the CLI says which, with the exit code for an unreachable worker.
+            Assert.Equal(0, await workers[1].StopAsync(TimeSpan.FromSeconds(30)));
+            var partial = await RunAsync("status", "--workers-file", file, "--token", Token);
+            Assert.Equal(3, partial.Code);
+            Assert.Contains($"worker {admins[1]} unreachable", partial.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var w in workers) await w.DisposeAsync();
+        }
+    }
+
+    private static async Task<List<int>> PartitionsPerWorkerAsync(string workersFile)
+    {
+        var run = await RunAsync("status", "--json", "--workers-file", workersFile, "--token", Token);
+        using var doc = JsonDocument.Parse(run.Out);
+        return [.. doc.RootElement.GetProperty("workers").EnumerateArray()
+            .Select(w => w.GetProperty("answer") is { ValueKind: JsonValueKind.Object } a ? a.GetProperty("partitions").GetArrayLength() : 0)];
+    }
+
     private async Task<long> CountAsync(string table) =>
         long.Parse(await _stack.Node("ch").Client.ScalarAsync($"SELECT count() FROM {table}") ?? "-1", CultureInfo.InvariantCulture);
 
