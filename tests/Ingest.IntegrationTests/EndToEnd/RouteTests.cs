@@ -142,5 +142,29 @@ public sealed class RouteTests(IndependentStack fixture, ITestOutputHelper outpu
         Assert.Equal(total, await Node.CountAsync($"SELECT count() FROM {table}"));
     }
 
+    [Fact]
+    public async Task A_topic_pattern_routes_every_matching_topic_into_its_table()
+    {
+        var prefix = $"pat{Guid.NewGuid():N}"[..12];
+        var (one, two, other) = ($"{prefix}.one", $"{prefix}.two", $"x{prefix}.one");
+        foreach (var t in new[] { one, two, other }) _stack.Kafka!.CreateTopic(t, 2);
+        var table = await Load.CreateTableAsync(Node, "pat");
+        var options = Load.Options(_stack.KafkaBootstrap, Node, prefix, table);
+        options.Kafka.Topics = [];
+        options.ClickHouse.Table = "";
+        options.Routes = [new RouteOptions { Name = "pattern", TopicPattern = $"{prefix}\\..*", Table = table }];
+        using var pipeline = new InProcessPipeline(options);
+        LocalStack.Kafka.SampleEvents.Produce(_stack.KafkaBootstrap, one, 0, 300);
+        LocalStack.Kafka.SampleEvents.Produce(_stack.KafkaBootstrap, two, 300, 200);
+        LocalStack.Kafka.SampleEvents.Produce(_stack.KafkaBootstrap, other, 500, 100);
+        await Poll.UntilAsync(() => Node.CountAsync($"SELECT count() FROM {table}"), n => n >= 500, TimeSpan.FromSeconds(60));
+        await Task.Delay(1_000);
+        var topics = pipeline.Control.Status.Partitions.Select(p => p.Topic).Distinct().Order().ToList();
+        pipeline.Stop();
+        Assert.Equal([one, two], topics);
+        Assert.Equal(500, await Node.CountAsync($"SELECT count() FROM {table}"));
+        Assert.Equal(500, await Node.CountAsync($"SELECT uniqExact(seq) FROM {table} WHERE seq < 500"));
+    }
+
     private long SampleEvents(string topic, long count) => LocalStack.Kafka.SampleEvents.Produce(_stack.KafkaBootstrap, topic, 0, count);
 }
