@@ -5,7 +5,8 @@ WORKDIR /src
 COPY . .
 # A portable (RID-less) publish keeps runtimes/linux-x64/native/ as the tests' build output has it, so Confluent.Kafka
 # picks its librdkafka here exactly as it does under scripts/test.sh.
-RUN dotnet publish src/Ingest.Worker -c Release -o /app
+RUN dotnet publish src/Ingest.Worker -c Release -o /app \
+ && dotnet publish src/Ingest.Cli -c Release -o /app/cli
 
 # 10.0 is Ubuntu 24.04 "Noble" (.NET 10 ships no Debian images); -noble says so, so a change of the default tag
 # cannot swap the OS under us. Which librdkafka loads: Confluent.Kafka tries the generic librdkafka.so first, which
@@ -16,6 +17,9 @@ RUN dotnet publish src/Ingest.Worker -c Release -o /app
 FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble
 WORKDIR /app
 COPY --from=build /app .
+# The admin API listens on the pod's loopback only (Ingest:Admin:Url): the CLI is in the image so that
+# `kubectl exec <pod> -- ingest status --worker http://127.0.0.1:8081 --token-file <mounted secret>` reaches it.
+RUN printf '#!/bin/sh\nexec dotnet /app/cli/ingest.dll "$@"\n' > /usr/local/bin/ingest && chmod 755 /usr/local/bin/ingest
 ENV Urls=http://0.0.0.0:8080 \
     DOTNET_gcServer=0
 EXPOSE 8080

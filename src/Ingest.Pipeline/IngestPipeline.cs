@@ -272,8 +272,9 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
             FailRoute(route, error.Message, outcome.Batches);
             return;
         }
-        if (route.Schema.Reload(_stopping)) route.SchemaChanged();
-        if (route.Schema.Schema.Describe == builtWith.Describe)
+        var rewind = route.Schema.ShouldRewind(builtWith, _stopping, out var changed);
+        if (changed) route.SchemaChanged();
+        if (!rewind)
         {
             FailRoute(route, error.Message + " The table's columns did not change, so Ingest cannot fix this by itself.", outcome.Batches);
             return;

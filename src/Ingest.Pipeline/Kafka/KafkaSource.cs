@@ -40,7 +40,7 @@ internal sealed class KafkaSource : IDisposable
     public IReadOnlyCollection<TopicPartition> Assigned => _partitions.Keys;
 
     /// <summary>True when every assigned partition waits: the loop then polls briefly, to stay responsive.</summary>
-    public bool AllPaused => _partitions.Count > 0 && _partitions.Values.All(p => p.Reasons != PauseReasons.None);
+    public bool AllPaused { get; private set; }
 
     public IReadOnlyList<(PartitionSelector Selector, PauseReasons Reason)> Rules => _rules;
 
@@ -68,6 +68,7 @@ internal sealed class KafkaSource : IDisposable
     public void Release(IEnumerable<TopicPartition> partitions)
     {
         foreach (var p in partitions) _partitions.Remove(p);
+        _dirty = true;
     }
 
     /// <summary>The next message of a partition that may be consumed, or null. A message of a partition that waits
@@ -163,9 +164,11 @@ internal sealed class KafkaSource : IDisposable
     {
         if (!_dirty) return;
         _dirty = false;
+        var consuming = 0;
         foreach (var (p, s) in _partitions)
         {
             var wait = s.Reasons != PauseReasons.None;
+            if (!wait) consuming++;
             if (wait == s.PausedInKafka) continue;
             (wait ? _toPause : _toResume).Add(p);
             s.PausedInKafka = wait;
@@ -174,6 +177,7 @@ internal sealed class KafkaSource : IDisposable
         if (_toResume.Count > 0) _consumer.Resume(_toResume);
         _toPause.Clear();
         _toResume.Clear();
+        AllPaused = _partitions.Count > 0 && consuming == 0;
     }
 
     private List<TopicPartition> Matching(PartitionSelector selector) =>

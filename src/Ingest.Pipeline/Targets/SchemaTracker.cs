@@ -52,9 +52,19 @@ internal sealed class SchemaTracker
         return false;
     }
 
-    /// <summary>Reads the columns now (the server refused an INSERT as not fitting the table); true when they changed
-    /// and the new ones are in use, false when they are the same (decoding again cannot help).</summary>
+    /// <summary>Reads the columns now (a route resumes after its table was fixed); true when they changed and the new
+    /// ones are in use.</summary>
     public bool Reload(CancellationToken stopping) => AdoptIfChanged(_target.LoadSchemaAsync(stopping).GetAwaiter().GetResult());
+
+    /// <summary>The rewind decision, after the server refused batches decoded into <paramref name="builtWith"/> as not
+    /// fitting the table: the columns are read again (and taken up when changed); true when they now differ from the
+    /// batches' (decoding the messages again fixes it), false when they are the same (retrying cannot help).
+    /// <paramref name="changed"/> tells whether the read found the table changed.</summary>
+    public bool ShouldRewind(TableSchema builtWith, CancellationToken stopping, out bool changed)
+    {
+        changed = Reload(stopping);
+        return Schema.Describe != builtWith.Describe;
+    }
 
     private bool AdoptIfChanged(TableSchema schema)
     {
