@@ -289,8 +289,10 @@ internal sealed class ClickHouseBackupClient : IDisposable
     private static void CheckName(string name)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        // Names become directory names on the server and path segments here.
-        if (name.Contains('/', StringComparison.Ordinal)) throw new ArgumentException($"backup name '{name}' contains '/'", nameof(name));
+        // The server silently strips whitespace, '..' and slashes from names (utils.CleanBackupNameRE): the backup would
+        // exist under another name than the one a backup point records.
+        if (name.AsSpan().IndexOfAny(" \t\r\n/\\") >= 0 || name.Contains("..", StringComparison.Ordinal))
+            throw new ArgumentException($"backup name '{name}' has whitespace, '..' or a slash, which clickhouse-backup strips", nameof(name));
     }
 
     public void Dispose()

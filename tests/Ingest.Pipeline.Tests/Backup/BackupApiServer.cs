@@ -26,7 +26,7 @@ internal sealed class BackupApiServer : IAsyncDisposable
     private readonly ConcurrentQueue<Request> _requests = new();
     private readonly ConcurrentQueue<string> _kills = new();
     private readonly List<Task> _running = [];
-    private (ActionRow Row, CancellationTokenSource Cancel)? _current;
+    private (ActionRow Row, CancellationTokenSource Cancel, TaskCompletionSource Done)? _current;
 
     private BackupApiServer(HttpListener listener, Uri url)
     {
@@ -167,10 +167,10 @@ internal sealed class BackupApiServer : IAsyncDisposable
                 return;
             case ("create", "POST", null):
                 var backupName = request.Query.GetValueOrDefault("name") is { Length: > 0 } n ? n : DateTime.UtcNow.ToString("yyyy-MM-ddTHH-mm-ss", CultureInfo.InvariantCulture);
-                StartOperation(response, "create", backupName, 201, () => AddBackup(backupName, "local", size: 4096));
+                StartOperation(response, "create", backupName, Command("create", request, backupName), 201, () => AddBackup(backupName, "local", size: 4096));
                 return;
             case ("restore" or "upload" or "download", "POST", { Length: > 0 }):
-                StartOperation(response, route, name, 200, null);
+                StartOperation(response, route, name, Command(route, request, name), 200, null);
                 return;
             case ("create" or "restore" or "upload" or "download" or "kill" or "list" or "status" or "version", _, _) when IsKnownPath(route, name):
                 Write(response, 405, ErrorRow(route, $"method {request.Method} is not allowed"), json: false);
@@ -188,7 +188,22 @@ internal sealed class BackupApiServer : IAsyncDisposable
         _ => name is null,
     };
 
-    private void StartOperation(HttpListenerResponse response, string operation, string name, int status, Action? onSuccess)
+    /// <summary>The action row's command as the server spells it (pkg/server: the verb, the flags it took as CLI flags,
+    /// the name last), e.g. <c>restore --tables="db.t" --drop N</c>. <c>/backup/kill?command=</c> must match it whole.</summary>
+    private static string Command(string verb, Request request, string name)
+    {
+        var command = new StringBuilder(verb);
+        if (request.Query.TryGetValue("table", out var tables)) command.Append(CultureInfo.InvariantCulture, $" --tables=\"{tables}\"");
+        if (request.Query.TryGetValue("diff-from", out var diffFrom)) command.Append(CultureInfo.InvariantCulture, $" --diff-from=\"{diffFrom}\"");
+        if (request.Query.TryGetValue("partitions", out var partitions)) command.Append(CultureInfo.InvariantCulture, $" --partitions=\"{partitions}\"");
+        foreach (var flag in new[] { "schema", "data", "drop", "rm", "rbac", "configs" })
+        {
+            if (request.Query.ContainsKey(flag)) command.Append(" --").Append(flag);
+        }
+        return command.Append(' ').Append(name).ToString();
+    }
+
+    private void StartOperation(HttpListenerResponse response, string operation, string name, string command, int status, Action? onSuccess)
     {
         ActionRow row;
         CancellationTokenSource cancel;
@@ -199,11 +214,12 @@ internal sealed class BackupApiServer : IAsyncDisposable
                 Write(response, 423, ErrorRow(operation, "another operation is currently running"), json: false);
                 return;
             }
-            row = new ActionRow($"{operation} {name}", Guid.NewGuid().ToString(), Now());
+            row = new ActionRow(command, Guid.NewGuid().ToString(), Now());
             _actions.Add(row);
             cancel = new CancellationTokenSource();
-            _current = (row, cancel);
-            _running.Add(Task.Run(() => RunAsync(row, cancel, name, operation, onSuccess)));
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _current = (row, cancel, done);
+            _running.Add(Task.Run(() => RunAsync(row, cancel, done, name, operation, onSuccess)));
         }
         Write(response, status, Row(new JsonObject
         {
@@ -214,7 +230,7 @@ internal sealed class BackupApiServer : IAsyncDisposable
         }));
     }
 
-    private async Task RunAsync(ActionRow row, CancellationTokenSource cancel, string name, string operation, Action? onSuccess)
+    private async Task RunAsync(ActionRow row, CancellationTokenSource cancel, TaskCompletionSource done, string name, string operation, Action? onSuccess)
     {
         string status;
         string? error;
@@ -227,14 +243,19 @@ internal sealed class BackupApiServer : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            (status, error) = ("cancel", "context canceled");
+            (status, error) = ("cancel", "canceled from API /backup/kill");
         }
         lock (_gate)
         {
-            row.Finish(status, error, Now());
-            if (status == "success") onSuccess?.Invoke();
-            _current = null;
+            // A kill already ended the row ("cancel"); pkg/status Stop leaves a terminal row as it is.
+            if (row.Status == "in progress")
+            {
+                row.Finish(status, error, Now());
+                if (status == "success") onSuccess?.Invoke();
+            }
+            if (_current?.Row == row) _current = null;
         }
+        done.SetResult();
         cancel.Dispose();
     }
 
@@ -247,16 +268,29 @@ internal sealed class BackupApiServer : IAsyncDisposable
     {
         var command = request.Query.GetValueOrDefault("command") ?? "";
         _kills.Enqueue(command);
+        (ActionRow Row, CancellationTokenSource Cancel, TaskCompletionSource Done) current;
         lock (_gate)
         {
-            if (_current is not { } current || (command.Length > 0 && current.Row.Command != command))
+            // pkg/status Cancel: an empty log, or no in-progress row (with the command: no row of exactly that command),
+            // is an error row with 500; otherwise the row turns "cancel" and the answer names the command.
+            if (_actions.Count == 0)
             {
-                Write(response, 500, ErrorRow("kill", command.Length > 0 ? $"command '{command}' not found" : "no running command found"), json: false);
+                Write(response, 500, ErrorRow("kill", "empty command list"), json: false);
                 return;
             }
+            if (_current is not { } running || (command.Length > 0 && running.Row.Command != command))
+            {
+                Write(response, 500, ErrorRow("kill", $"command `{command}` not found"), json: false);
+                return;
+            }
+            current = running;
+            current.Row.Finish("cancel", "canceled from API /backup/kill", Now());
             current.Cancel.Cancel();
-            Write(response, 200, Row(new JsonObject { ["status"] = "success", ["operation"] = "kill", ["cancel"] = current.Row.Command }));
+            _current = null;
         }
+        // Like pkg/status Cancel: the row is "cancel" at once, the answer waits for the command to have returned.
+        current.Done.Task.Wait(TimeSpan.FromSeconds(10));
+        Write(response, 200, Row(new JsonObject { ["status"] = "success", ["operation"] = "kill", ["command"] = current.Row.Command }));
     }
 
     private static bool Authorized(HttpListenerRequest request, Dictionary<string, string> query)

@@ -47,7 +47,7 @@ public sealed class ClickHouseBackupClientTests : IAsyncLifetime
         var done = await _client.WaitAsync(ack.OperationId!, Patience);
 
         Assert.Equal("success", done.Status);
-        Assert.Equal("create bp-2026-12-01", done.Command);
+        Assert.Equal("create --tables=\"db.events,db.other\" bp-2026-12-01", done.Command);
         Assert.Equal(ack.OperationId, done.OperationId);
         Assert.NotNull(done.Finish);
         // It saw the operation running before it saw it done: it polled, it did not take the first answer.
@@ -79,7 +79,7 @@ public sealed class ClickHouseBackupClientTests : IAsyncLifetime
         Assert.Equal(BackupErrorKind.Failed, e.Kind);
         Assert.Equal("create", e.Operation);
         Assert.Equal("can't freeze `db`.`events`: code: 60, message: Table db.events doesn't exist", e.ServerError);
-        Assert.Contains("create broken", e.Message, StringComparison.Ordinal);
+        Assert.Contains("(create broken)", e.Message, StringComparison.Ordinal);
         Assert.Contains("'error'", e.Message, StringComparison.Ordinal);
         Assert.Contains("Table db.events doesn't exist", e.Message, StringComparison.Ordinal);
     }
@@ -113,17 +113,20 @@ public sealed class ClickHouseBackupClientTests : IAsyncLifetime
     public async Task A_wait_that_runs_out_kills_the_operation_and_says_so()
     {
         _server.OperationDuration = TimeSpan.FromMinutes(5);
-        var ack = await _client.CreateAsync("slow");
+        var ack = await _client.CreateAsync("slow", ["db.events"]);
 
         var e = await Assert.ThrowsAsync<ClickHouseBackupException>(() => _client.WaitAsync(ack.OperationId!, TimeSpan.FromMilliseconds(400)));
 
         Assert.Equal(BackupErrorKind.TimedOut, e.Kind);
         Assert.Equal("create", e.Operation);
-        Assert.Contains($"operation {ack.OperationId} (create slow) did not finish within 00:00:00.4000000", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"operation {ack.OperationId} (create --tables=\"db.events\" slow) did not finish within 00:00:00.4000000", e.Message, StringComparison.Ordinal);
         Assert.Contains("still 'in progress'; killed it", e.Message, StringComparison.Ordinal);
-        Assert.Equal(["create slow"], _server.Kills);
+        // The kill names the command exactly as the action row does: the server matches it whole.
+        Assert.Equal(["create --tables=\"db.events\" slow"], _server.Kills);
         Assert.Equal("POST", Assert.Single(_server.Requests, r => r.Path == "/backup/kill").Method);
-        await Eventually(() => _server.Action(ack.OperationId!)?.Status == "cancel");
+        var killed = await _client.StatusAsync(ack.OperationId!);
+        Assert.Equal("cancel", killed.Status);
+        Assert.Equal("canceled from API /backup/kill", killed.Error);
         // The slot is free again.
         _server.OperationDuration = TimeSpan.FromMilliseconds(50);
         var next = await _client.CreateAsync("after-kill");
@@ -139,7 +142,7 @@ public sealed class ClickHouseBackupClientTests : IAsyncLifetime
         var done = await _client.WaitAsync(ack.OperationId!, Patience);
 
         Assert.Equal("restore", ack.Operation);
-        Assert.Equal("restore bp-1", done.Command);
+        Assert.Equal("restore --tables=\"db.events\" --drop bp-1", done.Command);
         var restore = Assert.Single(_server.Requests, r => r.Path.StartsWith("/backup/restore", StringComparison.Ordinal));
         Assert.Equal("POST", restore.Method);
         Assert.Equal("/backup/restore/bp-1", restore.Path);
@@ -229,29 +232,35 @@ public sealed class ClickHouseBackupClientTests : IAsyncLifetime
     [Fact]
     public async Task An_error_row_answer_names_the_operation_and_the_server_text()
     {
-        // Nothing runs: the server answers 500 with an error row.
+        // Nothing ever ran: the server answers 500 with an error row (and no JSON content type).
         var e = await Assert.ThrowsAsync<ClickHouseBackupException>(() => _client.KillAsync());
 
         Assert.Equal(BackupErrorKind.Rejected, e.Kind);
         Assert.Equal("kill", e.Operation);
         Assert.Equal(System.Net.HttpStatusCode.InternalServerError, e.Status);
-        Assert.Equal("no running command found", e.ServerError);
-        Assert.Equal("clickhouse-backup kill failed (HTTP 500): no running command found", e.Message);
+        Assert.Equal("empty command list", e.ServerError);
+        Assert.Equal("clickhouse-backup kill failed (HTTP 500): empty command list", e.Message);
+    }
+
+    [Theory]
+    [InlineData("two words")]
+    [InlineData("a/b")]
+    [InlineData("a\\b")]
+    [InlineData("a..b")]
+    [InlineData("tab\tname")]
+    [InlineData("")]
+    public async Task A_name_the_server_would_rewrite_is_refused_before_sending(string name)
+    {
+        // The server strips whitespace, '..' and slashes from names (utils.CleanBackupNameRE): the backup would not be
+        // called what the backup point recorded.
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => _client.CreateAsync(name));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => _client.RestoreAsync(name));
+        Assert.Empty(_server.Requests);
     }
 
     [Fact]
     public async Task Version_is_read()
     {
         Assert.Equal("2.6.99-contract", await _client.VersionAsync());
-    }
-
-    private static async Task Eventually(Func<bool> condition)
-    {
-        var until = DateTime.UtcNow + Patience;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < until, "condition not met in time");
-            await Task.Delay(20);
-        }
     }
 }
