@@ -23,6 +23,10 @@ internal sealed class ClickHouseBackupClient : IDisposable
     private readonly TimeSpan _pollInterval;
     private readonly TimeProvider _time;
 
+    /// <summary>Why the CA check refused the last handshake (null once one passed): the platform's own message only
+    /// says the callback rejected it.</summary>
+    private string? _tlsRejection;
+
     /// <summary><paramref name="endpoint"/>: the API's base, e.g. http://clickhouse-backup:7171/.
     /// <paramref name="caCertificates"/>, for https (<c>api.secure</c>): trust only these CAs, as
     /// Ingest:ClickHouse:CaCertificateFile does for ClickHouse; not owned. <paramref name="requestTimeout"/> bounds each
@@ -50,11 +54,13 @@ internal sealed class ClickHouseBackupClient : IDisposable
 
     public Uri Endpoint { get; }
 
-    private static SocketsHttpHandler CreateHandler(X509Certificate2Collection? caCertificates)
+    private SocketsHttpHandler CreateHandler(X509Certificate2Collection? caCertificates)
     {
         var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2), ConnectTimeout = TimeSpan.FromSeconds(10) };
+        // The same pinning as ClickHouse endpoints get (Ingest:ClickHouse:CaCertificateFile): only these CAs, host
+        // name still checked.
         if (caCertificates is { Count: > 0 })
-            handler.SslOptions.RemoteCertificateValidationCallback = ClickHouseHttpClient.TrustOnly(caCertificates);
+            handler.SslOptions.RemoteCertificateValidationCallback = ClickHouseHttpClient.TrustOnly(caCertificates, why => Volatile.Write(ref _tlsRejection, why));
         return handler;
     }
 
@@ -233,7 +239,21 @@ internal sealed class ClickHouseBackupClient : IDisposable
     {
         using var request = new HttpRequestMessage(method, new Uri(Endpoint, path + query));
         request.Headers.Authorization = _auth;
-        var response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+        }
+        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            // HttpClient reports its own timeout as a cancellation; the caller did not cancel anything.
+            throw new TimeoutException($"clickhouse-backup {operation} at {Endpoint.Authority} did not answer within {_http.Timeout}", e);
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.SecureConnectionError)
+        {
+            var why = Volatile.Read(ref _tlsRejection) ?? e.InnerException?.Message ?? e.Message;
+            throw new HttpRequestException(HttpRequestError.SecureConnectionError, $"TLS handshake with clickhouse-backup at {Endpoint.Authority} failed: {why}", e);
+        }
         if (response.IsSuccessStatusCode) return response;
         using (response)
         {
@@ -282,7 +302,7 @@ internal sealed class ClickHouseBackupClient : IDisposable
     }
 
     private static bool IsTransient(Exception e, CancellationToken ct) =>
-        e is HttpRequestException || (e is TaskCanceledException && !ct.IsCancellationRequested);
+        e is HttpRequestException or TimeoutException || (e is TaskCanceledException && !ct.IsCancellationRequested);
 
     private static string Clip(string text) => text.Length > 500 ? text[..500] + "…" : text;
 

@@ -27,6 +27,7 @@ internal sealed class BackupApiServer : IAsyncDisposable
     private readonly ConcurrentQueue<string> _kills = new();
     private readonly List<Task> _running = [];
     private (ActionRow Row, CancellationTokenSource Cancel, TaskCompletionSource Done)? _current;
+    private int _disposed;
 
     private BackupApiServer(HttpListener listener, Uri url)
     {
@@ -347,8 +348,11 @@ internal sealed class BackupApiServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops serving (a test may do so mid-operation to play a server that went away); a second call does
+    /// nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         lock (_gate) _current?.Cancel.Cancel();
         _listener.Stop();
         _listener.Close();

@@ -259,6 +259,51 @@ public sealed class ClickHouseBackupClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Cancelling_a_wait_stops_polling_and_leaves_the_operation_to_the_caller()
+    {
+        _server.OperationDuration = TimeSpan.FromMinutes(5);
+        var ack = await _client.CreateAsync("cancelled-wait");
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _client.WaitAsync(ack.OperationId!, Patience, cancel.Token));
+
+        // Only a wait that ran out kills: a cancelled caller (worker stopping) decides for itself.
+        Assert.Empty(_server.Kills);
+        Assert.True((await _client.StatusAsync(ack.OperationId!)).IsInProgress);
+    }
+
+    [Fact]
+    public async Task A_server_that_goes_away_during_a_wait_ends_in_a_timeout_that_says_why()
+    {
+        _server.OperationDuration = TimeSpan.FromMinutes(5);
+        var ack = await _client.CreateAsync("orphan");
+        await _server.DisposeAsync();
+
+        var e = await Assert.ThrowsAsync<ClickHouseBackupException>(() => _client.WaitAsync(ack.OperationId!, TimeSpan.FromMilliseconds(500)));
+
+        Assert.Equal(BackupErrorKind.TimedOut, e.Kind);
+        Assert.Contains("its status could not be read", e.Message, StringComparison.Ordinal);
+        Assert.Contains("could not kill it", e.Message, StringComparison.Ordinal);
+        Assert.IsType<HttpRequestException>(e.InnerException);
+    }
+
+    [Fact]
+    public async Task Https_trusts_the_given_ca_only()
+    {
+        await using var tls = TlsVersionServer.Start();
+        using var trusting = new ClickHouseBackupClient(tls.Url, BackupApiServer.User, BackupApiServer.Password, TimeSpan.FromSeconds(10),
+            caCertificates: [tls.Certificate]);
+        using var otherCa = TlsVersionServer.SelfSigned();
+        using var pinnedElsewhere = new ClickHouseBackupClient(tls.Url, BackupApiServer.User, BackupApiServer.Password, TimeSpan.FromSeconds(10),
+            caCertificates: [otherCa]);
+
+        Assert.Equal("2.6.99-tls", await trusting.VersionAsync());
+        var e = await Assert.ThrowsAsync<HttpRequestException>(() => pinnedElsewhere.VersionAsync());
+        Assert.StartsWith($"TLS handshake with clickhouse-backup at {tls.Url.Authority} failed: its certificate (CN=127.0.0.1, issued by CN=127.0.0.1) does not chain to the configured CA certificate(s)",
+            e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Version_is_read()
     {
         Assert.Equal("2.6.99-contract", await _client.VersionAsync());
