@@ -22,10 +22,7 @@ internal sealed class ClickHouseBackupClient : IDisposable
     private readonly AuthenticationHeaderValue? _auth;
     private readonly TimeSpan _pollInterval;
     private readonly TimeProvider _time;
-
-    /// <summary>Why the CA check refused the last handshake (null once one passed): the platform's own message only
-    /// says the callback rejected it.</summary>
-    private string? _tlsRejection;
+    private readonly CaPinning _pinning = new();
 
     /// <summary><paramref name="endpoint"/>: the API's base, e.g. http://clickhouse-backup:7171/.
     /// <paramref name="caCertificates"/>, for https (<c>api.secure</c>): trust only these CAs, as
@@ -59,8 +56,7 @@ internal sealed class ClickHouseBackupClient : IDisposable
         var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2), ConnectTimeout = TimeSpan.FromSeconds(10) };
         // The same pinning as ClickHouse endpoints get (Ingest:ClickHouse:CaCertificateFile): only these CAs, host
         // name still checked.
-        if (caCertificates is { Count: > 0 })
-            handler.SslOptions.RemoteCertificateValidationCallback = ClickHouseHttpClient.TrustOnly(caCertificates, why => Volatile.Write(ref _tlsRejection, why));
+        _pinning.Apply(handler, caCertificates);
         return handler;
     }
 
@@ -251,8 +247,7 @@ internal sealed class ClickHouseBackupClient : IDisposable
         }
         catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.SecureConnectionError)
         {
-            var why = Volatile.Read(ref _tlsRejection) ?? e.InnerException?.Message ?? e.Message;
-            throw new HttpRequestException(HttpRequestError.SecureConnectionError, $"TLS handshake with clickhouse-backup at {Endpoint.Authority} failed: {why}", e);
+            throw _pinning.Explain(e, $"clickhouse-backup at {Endpoint.Authority}");
         }
         if (response.IsSuccessStatusCode) return response;
         using (response)
