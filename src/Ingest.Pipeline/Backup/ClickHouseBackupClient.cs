@@ -111,8 +111,8 @@ internal sealed class ClickHouseBackupClient : IDisposable
         var rows = await RowsAsync("status", HttpMethod.Get, "backup/status", new Query().Add("operationid", operationId), BackupJsonContext.Default.BackupAction, ct)
             .ConfigureAwait(false);
         // An id the server does not know (a typo, or a server restarted since: actions live in its memory) is an empty
-        // body, not an error row.
-        // A row naming another id is not an answer about this one (a server that ignores operationid answers its last).
+        // body, not an error row. A row naming another id is not an answer about this one (a server that ignores
+        // operationid answers its last action).
         var row = rows.LastOrDefault(r => r.OperationId == operationId) ?? rows.LastOrDefault(r => r.OperationId is null);
         return row ?? throw new ClickHouseBackupException(BackupErrorKind.UnknownOperation, "status",
             $"clickhouse-backup at {Endpoint.Authority} knows no operation {operationId} (empty status answer): it was never started there, or the server restarted since");
@@ -153,14 +153,20 @@ internal sealed class ClickHouseBackupClient : IDisposable
             await Task.Delay(left < _pollInterval ? left : _pollInterval, _time, ct).ConfigureAwait(false);
         }
 
-        var killed = "killed it";
-        try
+        // Kill by the row's exact command (the server matches it whole): a kill without one would stop whatever runs,
+        // which may be someone else's operation.
+        var killed = "not killed: its command was never read";
+        if (last?.Command is { Length: > 0 } command)
         {
-            await KillAsync(last?.Command, ct).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is ClickHouseBackupException || IsTransient(e, ct))
-        {
-            killed = $"could not kill it ({e.Message})";
+            try
+            {
+                await KillAsync(command, ct).ConfigureAwait(false);
+                killed = "killed it";
+            }
+            catch (Exception e) when (e is ClickHouseBackupException || IsTransient(e, ct))
+            {
+                killed = $"could not kill it ({e.Message})";
+            }
         }
         var state = lastPollError is not null ? $"its status could not be read ({lastPollError.Message})" : $"still '{last?.Status}'";
         throw new ClickHouseBackupException(BackupErrorKind.TimedOut, last is null ? "status" : OperationOf(last),

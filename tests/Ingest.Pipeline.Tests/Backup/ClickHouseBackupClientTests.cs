@@ -283,8 +283,30 @@ public sealed class ClickHouseBackupClientTests : IAsyncLifetime
 
         Assert.Equal(BackupErrorKind.TimedOut, e.Kind);
         Assert.Contains("its status could not be read", e.Message, StringComparison.Ordinal);
-        Assert.Contains("could not kill it", e.Message, StringComparison.Ordinal);
+        // Never having read its command, it does not kill blindly (a bare kill stops whatever runs).
+        Assert.Contains("not killed: its command was never read", e.Message, StringComparison.Ordinal);
         Assert.IsType<HttpRequestException>(e.InnerException);
+    }
+
+    [Fact]
+    public async Task A_server_that_goes_away_after_the_operation_was_seen_running_is_asked_to_kill_it()
+    {
+        _server.OperationDuration = TimeSpan.FromMinutes(5);
+        var ack = await _client.CreateAsync("gone-later");
+        var wait = _client.WaitAsync(ack.OperationId!, TimeSpan.FromSeconds(1));
+        var until = DateTime.UtcNow + Patience;
+        while (_server.Requests.Count(r => r.Path == "/backup/status") < 2)
+        {
+            Assert.True(DateTime.UtcNow < until, "the wait never polled twice");
+            await Task.Delay(10);
+        }
+        await _server.DisposeAsync();
+
+        var e = await Assert.ThrowsAsync<ClickHouseBackupException>(() => wait);
+
+        Assert.Equal(BackupErrorKind.TimedOut, e.Kind);
+        Assert.Contains("(create gone-later) did not finish within 00:00:01: its status could not be read", e.Message, StringComparison.Ordinal);
+        Assert.Contains("; could not kill it (", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
