@@ -242,6 +242,19 @@ public sealed class ClickHouseBackupClientTests : IAsyncLifetime
         Assert.Equal("clickhouse-backup kill failed (HTTP 500): empty command list", e.Message);
     }
 
+    [Fact]
+    public async Task A_wrong_base_address_gets_the_routers_plain_404_named()
+    {
+        using var misdirected = new ClickHouseBackupClient(new Uri(_server.Url, "backup"), BackupApiServer.User, BackupApiServer.Password,
+            TimeSpan.FromSeconds(10));
+
+        var e = await Assert.ThrowsAsync<ClickHouseBackupException>(() => misdirected.CreateAsync("x"));
+
+        Assert.Equal("/backup/backup/create", Assert.Single(_server.Requests).Path);
+        Assert.Equal(BackupErrorKind.Rejected, e.Kind);
+        Assert.Equal("clickhouse-backup create failed (HTTP 404): 404 page not found", e.Message);
+    }
+
     [Theory]
     [InlineData("two words")]
     [InlineData("a/b")]
