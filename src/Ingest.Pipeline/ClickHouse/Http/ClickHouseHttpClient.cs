@@ -13,9 +13,7 @@ public sealed class ClickHouseHttpClient : IDisposable
     private readonly bool _ownsHttp;
     private readonly AuthenticationHeaderValue? _auth;
 
-    /// <summary>Why the CA check refused this endpoint's certificate in the last handshake (null once one passed): the
-    /// platform only reports "rejected by the provided RemoteCertificateValidationCallback".</summary>
-    private string? _tlsRejection;
+    private readonly CaPinning _pinning = new();
 
     /// <summary><paramref name="caCertificates"/>, for https: trust only these CA certificates (a private CA, a
     /// self-signed server) instead of the system store; the host name is still checked. They are not owned: the
@@ -40,8 +38,7 @@ public sealed class ClickHouseHttpClient : IDisposable
     private SocketsHttpHandler CreateHandler(X509Certificate2Collection? caCertificates)
     {
         var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2) };
-        if (caCertificates is { Count: > 0 })
-            handler.SslOptions.RemoteCertificateValidationCallback = TrustOnly(caCertificates, why => Volatile.Write(ref _tlsRejection, why));
+        _pinning.Apply(handler, caCertificates);
         return handler;
     }
 
@@ -149,10 +146,7 @@ public sealed class ClickHouseHttpClient : IDisposable
         }
         catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.SecureConnectionError)
         {
-            // The platform's message is "see inner exception", and retry warnings log the message only: say why here.
-            // Still an HttpRequestException: retried like any connection failure (a certificate may be mid-rotation).
-            var why = Volatile.Read(ref _tlsRejection) ?? e.InnerException?.Message ?? e.Message;
-            throw new HttpRequestException(HttpRequestError.SecureConnectionError, $"TLS handshake with {Endpoint.Authority} failed: {why}", e);
+            throw _pinning.Explain(e, Endpoint.Authority);
         }
         if (response.IsSuccessStatusCode) return response;
         using (response)
