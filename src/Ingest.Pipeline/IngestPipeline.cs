@@ -40,6 +40,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
     private KafkaSource? _source;
     private IRangeReader? _rangeReader;
     private CancellationToken _stopping;
+    /// <summary>The lifecycle: Starting, Waiting (in the group: consuming whatever is assigned), Stopping, Stopped or Failed.</summary>
     private PipelineState _state = PipelineState.Starting;
     private string? _fault;
     private bool _backpressure;
@@ -370,10 +371,8 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
     private void Publish()
     {
         _lastStatus = Environment.TickCount64;
-        var state = _state == PipelineState.Waiting && _source?.Assigned.Count > 0 ? PipelineState.Running
-            : _state == PipelineState.Running && _source?.Assigned.Count == 0 ? PipelineState.Waiting
-            : _state;
-        _state = state;
+        // While consuming, the lifecycle state is Waiting; the snapshot says Running once partitions are assigned.
+        var state = _state == PipelineState.Waiting && _source?.Assigned.Count > 0 ? PipelineState.Running : _state;
         _status = new PipelineStatus(_options.Region, GroupId, state, _fault, DateTimeOffset.UtcNow,
             [.. _routes.Select(r => new RouteStatus(r.Name, r.Topics, r.Target.Table, r.Target.Status.Name, r.Error))],
             _source is null ? [] : [.. _source.Assigned.OrderBy(p => p.Topic, StringComparer.Ordinal).ThenBy(p => p.Partition.Value).Select(PartitionStatusOf)],

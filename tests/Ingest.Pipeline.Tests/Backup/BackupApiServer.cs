@@ -353,9 +353,10 @@ internal sealed class BackupApiServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        lock (_gate) _current?.Cancel.Cancel();
+        // Stop answering first: a poll racing the shutdown must see a server that is gone, not its operation cancelled.
         _listener.Stop();
         _listener.Close();
+        lock (_gate) _current?.Cancel.Cancel();
         await _loop;
         Task[] running;
         lock (_gate) running = [.. _running];
