@@ -29,10 +29,11 @@ internal sealed record GroupOffsetsReset(
 
 /// <summary>A reset refused because the group has active members. <see cref="Members"/> when the broker named them;
 /// otherwise what a probe member saw on joining: <see cref="OtherMembers"/> (how many members joined with it, -1 when
-/// only "at least one") and <see cref="PartitionsHeldElsewhere"/> (the partitions it was not assigned).</summary>
+/// only "at least one") and <see cref="PartitionsHeldElsewhere"/> (the partitions it was not assigned; null when the
+/// probe refused before it got an assignment).</summary>
 internal sealed class GroupHasActiveMembersException : InvalidOperationException
 {
-    public GroupHasActiveMembersException(string group, IReadOnlyList<GroupMember> members, int otherMembers, IReadOnlyList<TopicPartition> heldElsewhere)
+    public GroupHasActiveMembersException(string group, IReadOnlyList<GroupMember> members, int otherMembers, IReadOnlyList<TopicPartition>? heldElsewhere)
         : base(Describe(group, members, otherMembers, heldElsewhere))
     {
         Group = group;
@@ -47,9 +48,9 @@ internal sealed class GroupHasActiveMembersException : InvalidOperationException
 
     public int OtherMembers { get; }
 
-    public IReadOnlyList<TopicPartition> PartitionsHeldElsewhere { get; }
+    public IReadOnlyList<TopicPartition>? PartitionsHeldElsewhere { get; }
 
-    private static string Describe(string group, IReadOnlyList<GroupMember> members, int otherMembers, IReadOnlyList<TopicPartition> heldElsewhere)
+    private static string Describe(string group, IReadOnlyList<GroupMember> members, int otherMembers, IReadOnlyList<TopicPartition>? heldElsewhere)
     {
         string who;
         if (members.Count > 0)
@@ -57,7 +58,12 @@ internal sealed class GroupHasActiveMembersException : InvalidOperationException
         else
         {
             var count = otherMembers switch { < 0 => "at least one other member", 1 => "1 other member", _ => $"{otherMembers} other members" };
-            var held = heldElsewhere.Count > 0 ? $", holding {string.Join(' ', heldElsewhere.Select(p => $"{p.Topic}[{p.Partition.Value}]"))}" : ", holding none of the partitions";
+            var held = heldElsewhere switch
+            {
+                null => " (which partitions it holds is not known: the probe left before the rebalance completed)",
+                [] => ", holding none of the partitions",
+                _ => $", holding {string.Join(' ', heldElsewhere.Select(p => $"{p.Topic}[{p.Partition.Value}]"))}",
+            };
             who = $"{count}{held} (the broker cannot describe groups, so members are not named)";
         }
         return $"Consumer group '{group}' has {who}. Its offsets were not changed: stop the region's workers first " +
@@ -76,6 +82,12 @@ internal sealed partial class GroupOffsets(ILogger? logger = null)
     public const string ResetClientId = "ingest-reset-offsets";
 
     private readonly ILogger _log = logger ?? NullLogger.Instance;
+
+    /// <summary>How long the probe, having seen other members in its JoinGroup response, still waits for its
+    /// assignment (to name the partitions they hold) before it refuses and leaves. Short: while the probe is in the
+    /// group the active members are rebalancing. On the mock a follower's SyncGroup often fails ("Invalid request")
+    /// and each retry costs a 5 s rebalance, so waiting longer rarely names more.</summary>
+    public TimeSpan ProbeAssignmentGrace { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>session.timeout.ms of the probe member: short, so a reset that dies leaves the group quickly.</summary>
     public int ProbeSessionTimeoutMs { get; init; } = 6000;
@@ -170,19 +182,27 @@ internal sealed partial class GroupOffsets(ILogger? logger = null)
             .SetLogHandler((_, m) =>
             {
                 if (m.Facility == "JOINGROUP") joins.Observe(m.Message);
-                else if (m.Level <= SyslogLevel.Warning) _log.LogDebug("reset consumer: {Message}", m.Message);
+                if (m.Level <= SyslogLevel.Warning) _log.LogDebug("reset consumer: {Message}", m.Message);
+                else _log.LogTrace("reset consumer {Facility}: {Message}", m.Facility, m.Message);
             })
             .Build();
         var closed = false;
         try
         {
             consumer.Subscribe(topics);
+            var othersSeen = (Stopwatch?)null;
             while (assigned is null)
             {
                 ct.ThrowIfCancellationRequested();
                 if (fatal is not null) throw new KafkaException(fatal);
                 _ = left(); // throws TimeoutException when the reset's time is up
-                consumer.Consume(100);
+                if (joins.OtherMembers() is { } seen and not 0)
+                {
+                    othersSeen ??= Stopwatch.StartNew();
+                    if (othersSeen.Elapsed > ProbeAssignmentGrace)
+                        throw new GroupHasActiveMembersException(group, [], seen, null);
+                }
+                consumer.Consume(50);
             }
             consumer.Pause(assigned);
 

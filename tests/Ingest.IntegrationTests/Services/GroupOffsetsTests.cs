@@ -11,7 +11,7 @@ namespace Ingest.IntegrationTests.Services;
 public sealed class GroupOffsetsTests(ITestOutputHelper output) : IDisposable
 {
     private readonly MockKafkaCluster _kafka = MockKafkaCluster.Start(3);
-    private readonly GroupOffsets _offsets = new();
+    private readonly GroupOffsets _offsets = new(new OutputLogger(output));
 
     public void Dispose() => _kafka.Dispose();
 
@@ -72,16 +72,19 @@ public sealed class GroupOffsetsTests(ITestOutputHelper output) : IDisposable
             var all = Enumerable.Range(0, partitions).ToDictionary(p => new TopicPartition(topic, p), _ => 0L);
             var sw = Stopwatch.StartNew();
             var refused = await Assert.ThrowsAsync<GroupHasActiveMembersException>(() => _offsets.ResetAsync(_kafka.BootstrapServers, group, all, TimeSpan.FromSeconds(30)));
-            output.WriteLine($"refusal with {partitions} partition(s): {sw.Elapsed.TotalSeconds:0.00} s: {refused.Message}");
+            output.WriteLine($"refusal with {partitions} partition(s): {sw.Elapsed.TotalSeconds:0.00} s (partitions {(refused.PartitionsHeldElsewhere is null ? "unknown" : "named")}): {refused.Message}");
 
             Assert.Equal(group, refused.Group);
             Assert.Empty(refused.Members); // the mock cannot describe groups: the probe counts members and names partitions
             Assert.True(refused.OtherMembers is 1 or -1, $"{refused.OtherMembers}");
-            Assert.All(refused.PartitionsHeldElsewhere, p => Assert.Contains(p, all.Keys));
-            if (partitions > 1) Assert.NotEmpty(refused.PartitionsHeldElsewhere); // range: the worker keeps some
+            // The mock often fails the probe's SyncGroup: then it refuses on the JoinGroup alone, partitions unknown.
+            var named = refused.PartitionsHeldElsewhere ?? [];
+            Assert.All(named, p => Assert.Contains(p, all.Keys));
+            if (partitions > 1 && refused.PartitionsHeldElsewhere is not null) Assert.NotEmpty(named); // range: the worker keeps some
             Assert.Contains($"'{group}'", refused.Message, StringComparison.Ordinal);
             Assert.Contains("stop the region's workers first", refused.Message, StringComparison.Ordinal);
-            foreach (var p in refused.PartitionsHeldElsewhere) Assert.Contains($"{topic}[{p.Partition.Value}]", refused.Message, StringComparison.Ordinal);
+            foreach (var p in named) Assert.Contains($"{topic}[{p.Partition.Value}]", refused.Message, StringComparison.Ordinal);
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(15), $"refusal took {sw.Elapsed}");
 
             // Nothing changed, and the worker gets all its partitions back once the probe left.
             Assert.Equal(before, await _offsets.ReadAsync(_kafka.BootstrapServers, group, [topic]));
@@ -194,5 +197,21 @@ public sealed class GroupOffsetsTests(ITestOutputHelper output) : IDisposable
         if (commit) consumer.Commit();
         consumer.Close();
         return seen;
+    }
+
+    /// <summary>The reset's log (with librdkafka's cgrp debug lines of the probe) in the test output.</summary>
+    private sealed class OutputLogger(ITestOutputHelper output) : Microsoft.Extensions.Logging.ILogger
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            try { output.WriteLine($"{_clock.Elapsed.TotalSeconds,7:0.000} {logLevel}: {formatter(state, exception)}"); }
+            catch (InvalidOperationException) { } // a line after the test finished
+        }
     }
 }
