@@ -85,8 +85,9 @@ internal sealed partial class GroupOffsets(ILogger? logger = null)
 
     /// <summary>How long the probe, having seen other members in its JoinGroup response, still waits for its
     /// assignment (to name the partitions they hold) before it refuses and leaves. Short: while the probe is in the
-    /// group the active members are rebalancing. On the mock a follower's SyncGroup often fails ("Invalid request")
-    /// and each retry costs a 5 s rebalance, so waiting longer rarely names more.</summary>
+    /// group the active members are rebalancing. On the mock a follower's SyncGroup fails ("Invalid request") whenever
+    /// the leader's arrives first (the group is already up), and each retry costs a 5 s rebalance with the same race,
+    /// so waiting longer rarely names more.</summary>
     public TimeSpan ProbeAssignmentGrace { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>session.timeout.ms of the probe member: short, so a reset that dies leaves the group quickly.</summary>
