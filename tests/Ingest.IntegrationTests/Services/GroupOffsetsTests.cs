@@ -18,10 +18,8 @@ public sealed class GroupOffsetsTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task A_group_that_had_members_is_reset_to_older_offsets_and_a_new_consumer_starts_there()
     {
-        var topic = StackFixture.NewTopic("reset");
+        var topic = Topic("reset", partitions: 3, messages: 600);
         const string group = "ingest.a";
-        _kafka.CreateTopic(topic, 3);
-        Assert.Equal(600, SampleEvents.Produce(_kafka.BootstrapServers, topic, 0, 600));
 
         // A worker read everything, committed and left: the group has had members.
         var consumed = ConsumeFrom(group, topic, 600, commit: true);
@@ -53,10 +51,8 @@ public sealed class GroupOffsetsTests(ITestOutputHelper output) : IDisposable
     [InlineData(4)]
     public async Task A_reset_is_refused_while_a_consumer_of_the_group_is_active_naming_the_partitions_it_holds_when_the_probe_got_an_assignment(int partitions)
     {
-        var topic = StackFixture.NewTopic("busy");
+        var topic = Topic("busy", partitions, messages: 100);
         var group = $"ingest.busy{partitions}";
-        _kafka.CreateTopic(topic, partitions);
-        Assert.Equal(100, SampleEvents.Produce(_kafka.BootstrapServers, topic, 0, 100));
 
         using var stop = new CancellationTokenSource();
         var held = new List<TopicPartition>();
@@ -102,10 +98,8 @@ public sealed class GroupOffsetsTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task A_group_that_never_existed_is_created_at_the_wanted_offsets()
     {
-        var topic = StackFixture.NewTopic("fresh");
+        var topic = Topic("fresh", partitions: 2, messages: 200);
         const string group = "ingest.never";
-        _kafka.CreateTopic(topic, 2);
-        Assert.Equal(200, SampleEvents.Produce(_kafka.BootstrapServers, topic, 0, 200));
 
         var none = await _offsets.ReadAsync(_kafka.BootstrapServers, group, [topic]);
         Assert.Equal(2, none.Count);
@@ -125,11 +119,19 @@ public sealed class GroupOffsetsTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task A_reset_to_a_partition_that_does_not_exist_is_refused_before_touching_the_group()
     {
-        var topic = StackFixture.NewTopic("bad");
-        _kafka.CreateTopic(topic, 2);
+        var topic = Topic("bad", partitions: 2, messages: 0);
         var bad = new Dictionary<TopicPartition, long> { [new TopicPartition(topic, 5)] = 0 };
         var e = await Assert.ThrowsAsync<ArgumentException>(() => _offsets.ResetAsync(_kafka.BootstrapServers, "ingest.bad", bad, TimeSpan.FromSeconds(20)));
         Assert.Contains($"{topic}[5]", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A new topic with <paramref name="messages"/> sample events spread over its partitions.</summary>
+    private string Topic(string prefix, int partitions, int messages)
+    {
+        var topic = StackFixture.NewTopic(prefix);
+        _kafka.CreateTopic(topic, partitions);
+        if (messages > 0) Assert.Equal(messages, SampleEvents.Produce(_kafka.BootstrapServers, topic, 0, messages));
+        return topic;
     }
 
     private static List<TopicPartition> Held(List<TopicPartition> held)
