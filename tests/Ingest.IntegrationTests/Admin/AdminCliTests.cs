@@ -23,19 +23,7 @@ public sealed class AdminCliTests(SingleStack fixture) : IClassFixture<SingleSta
         var admin = $"http://127.0.0.1:{FreePorts.Next()}";
         var group = topic.Split('-')[0];
 
-        await using var worker = await WorkerProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["Ingest:Region"] = "east",
-            ["Ingest:Kafka:BootstrapServers"] = _stack.KafkaBootstrap,
-            ["Ingest:Kafka:Group"] = group,
-            ["Ingest:Kafka:Topics:0"] = topic,
-            ["Ingest:Kafka:Properties:session.timeout.ms"] = "6000",
-            ["Ingest:ClickHouse:Endpoints:0"] = _stack.Node("ch").HttpEndpoint.ToString(),
-            ["Ingest:ClickHouse:Table"] = table,
-            ["Ingest:Batching:MaxAge"] = "00:00:00.300",
-            ["Ingest:Admin:Url"] = admin,
-            ["Ingest:Admin:Token"] = Token,
-        }, Path.Combine(_stack.Directory, $"worker-{topic}.log"));
+        await using var worker = await StartWorkerAsync("east", group, topic, table, admin, $"worker-{topic}.log");
 
         // Running once the group has assigned the partitions; the admin API answers from the first moment.
         var (code, status) = await Poll.UntilAsync(() => StatusAsync(admin, Token), r => r.Status?.GetProperty("state").GetString() == "Running", TimeSpan.FromSeconds(60), everyMs: 250);
@@ -103,19 +91,7 @@ public sealed class AdminCliTests(SingleStack fixture) : IClassFixture<SingleSta
         {
             foreach (var admin in admins)
             {
-                workers.Add(await WorkerProcess.StartAsync(new Dictionary<string, string>
-                {
-                    ["Ingest:Region"] = "west",
-                    ["Ingest:Kafka:BootstrapServers"] = _stack.KafkaBootstrap,
-                    ["Ingest:Kafka:Group"] = topic,
-                    ["Ingest:Kafka:Topics:0"] = topic,
-                    ["Ingest:Kafka:Properties:session.timeout.ms"] = "6000",
-                    ["Ingest:ClickHouse:Endpoints:0"] = _stack.Node("ch").HttpEndpoint.ToString(),
-                    ["Ingest:ClickHouse:Table"] = table,
-                    ["Ingest:Batching:MaxAge"] = "00:00:00.300",
-                    ["Ingest:Admin:Url"] = admin,
-                    ["Ingest:Admin:Token"] = Token,
-                }, Path.Combine(_stack.Directory, $"worker-{topic}-{workers.Count}.log")));
+                workers.Add(await StartWorkerAsync("west", topic, topic, table, admin, $"worker-{topic}-{workers.Count}.log"));
             }
             var file = Path.Combine(_stack.Directory, $"workers-{topic}.txt");
             await File.WriteAllTextAsync(file, $"# region west\n{admins[0]}\n{admins[1]}\n");
@@ -158,6 +134,23 @@ public sealed class AdminCliTests(SingleStack fixture) : IClassFixture<SingleSta
             foreach (var w in workers) await w.DisposeAsync();
         }
     }
+
+    /// <summary>The real worker consuming <paramref name="topic"/> into <paramref name="table"/>, its admin API on
+    /// <paramref name="admin"/> behind <see cref="Token"/>.</summary>
+    private Task<WorkerProcess> StartWorkerAsync(string region, string group, string topic, string table, string admin, string log) =>
+        WorkerProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Ingest:Region"] = region,
+            ["Ingest:Kafka:BootstrapServers"] = _stack.KafkaBootstrap,
+            ["Ingest:Kafka:Group"] = group,
+            ["Ingest:Kafka:Topics:0"] = topic,
+            ["Ingest:Kafka:Properties:session.timeout.ms"] = "6000",
+            ["Ingest:ClickHouse:Endpoints:0"] = _stack.Node("ch").HttpEndpoint.ToString(),
+            ["Ingest:ClickHouse:Table"] = table,
+            ["Ingest:Batching:MaxAge"] = "00:00:00.300",
+            ["Ingest:Admin:Url"] = admin,
+            ["Ingest:Admin:Token"] = Token,
+        }, Path.Combine(_stack.Directory, log));
 
     private static async Task<List<int>> PartitionsPerWorkerAsync(string workersFile)
     {
