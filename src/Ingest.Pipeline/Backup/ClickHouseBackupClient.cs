@@ -137,7 +137,10 @@ internal sealed class ClickHouseBackupClient : IDisposable
                 last = await StatusAsync(operationId, ct).ConfigureAwait(false);
                 lastPollError = null;
             }
-            catch (Exception e) when (IsTransient(e, ct))
+            catch (Exception e) when (IsTransient(e, ct)
+                // Seen running before, unknown now: the server lost its in-memory action log (restarted) or the answer
+                // came from something else on its address. Not the verdict on the operation: keep asking until the deadline.
+                || (e is ClickHouseBackupException { Kind: BackupErrorKind.UnknownOperation } && last is not null))
             {
                 lastPollError = e;
             }
