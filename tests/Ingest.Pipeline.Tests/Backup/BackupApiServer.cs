@@ -248,8 +248,9 @@ internal sealed class BackupApiServer : IAsyncDisposable
         }
         lock (_gate)
         {
-            // A kill already ended the row ("cancel"); pkg/status Stop leaves a terminal row as it is.
-            if (row.Status == "in progress")
+            // A kill already ended the row ("cancel"); pkg/status Stop leaves a terminal row as it is. A server going away
+            // (disposed) ends nothing: like a process that dies, its rows stay as a late poll may still read them.
+            if (row.Status == "in progress" && Volatile.Read(ref _disposed) == 0)
             {
                 row.Finish(status, error, Now());
                 if (status == "success") onSuccess?.Invoke();
