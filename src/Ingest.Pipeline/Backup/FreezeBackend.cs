@@ -25,7 +25,7 @@ internal sealed class FreezeBackendException(string message, Exception? inner = 
 /// server's user (or one whose files that user can read and rename) so the server can ATTACH them.</para>
 /// <para>Database and table names are escaped in paths as 18.16's <c>escapeForFileName</c> does (ASCII letters,
 /// digits and '_' kept, every other byte as %XX), and so is the backup name in <c>shadow/</c> (measured: 'fz-1' is
-/// <c>shadow/fz%2D1</c>); only plain database and table names are exercised by the tests. Tables are named
+/// <c>shadow/fz%2D1</c>); the tests exercise plain names and a table name with '-'. Tables are named
 /// <c>db.table</c> without quoting; the names may not contain backquotes or dots inside a part.</para></summary>
 internal sealed class FreezeBackend
 {

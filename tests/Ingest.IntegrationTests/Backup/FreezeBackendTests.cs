@@ -39,10 +39,33 @@ public sealed class FreezeBackendTests(IndependentStack fixture) : IClassFixture
         Assert.Equal(countAtFreeze, restored.Rows);
         Assert.Equal((countAtFreeze, sumAtFreeze), await CountAndSumAsync(table));
         Assert.Equal(0, await _node.CountAsync($"SELECT count() FROM {table} WHERE seq >= 1700"));
+        // ATTACH moved every copied part out of detached/.
+        Assert.Empty(Directory.GetDirectories(Path.Combine(DataPath, "data", "default", table["default.".Length..], "detached")));
 
         Assert.True(await _backend.DeleteAsync(DataPath, name));
         Assert.False(Directory.Exists(ShadowOf(name)));
         Assert.False(await _backend.DeleteAsync(DataPath, name));
+    }
+
+    [Fact]
+    public async Task A_table_whose_name_18_16_escapes_in_paths_is_frozen_and_restored()
+    {
+        var bare = $"fz-{Guid.NewGuid():N}"[..15]; // '-' is %2D in the data directory
+        var create = $"CREATE TABLE default.`{bare}` (id UInt64) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{bare}', '{{replica}}') ORDER BY id";
+        await _node.Client.ExecuteAsync(create);
+        Assert.True(Directory.Exists(Path.Combine(DataPath, "data", "default", bare.Replace("-", "%2D", StringComparison.Ordinal))));
+        await _node.Client.ExecuteAsync($"INSERT INTO default.`{bare}` SELECT number FROM system.numbers LIMIT 123");
+        var name = NewBackupName();
+
+        var frozen = Assert.Single(await _backend.FreezeAsync(_node.Client, DataPath, name, [$"default.{bare}"]));
+        Assert.NotEmpty(frozen.Parts);
+        await _node.Client.ExecuteAsync($"DROP TABLE default.`{bare}`");
+        await _node.Client.ExecuteAsync(create);
+        var restored = await _backend.RestoreAsync(_node.Client, DataPath, name, $"default.{bare}");
+
+        Assert.Equal(123, restored.Rows);
+        Assert.Equal(123, await _node.CountAsync($"SELECT count() FROM default.`{bare}`"));
+        await _backend.DeleteAsync(DataPath, name);
     }
 
     [Fact]
