@@ -71,8 +71,7 @@ public sealed class FreezeBackendTests(IndependentStack fixture) : IClassFixture
     [Fact]
     public async Task A_data_path_without_the_tables_data_directory_is_refused_and_nothing_is_frozen()
     {
-        var table = await Load.CreateTableAsync(_node, "fz");
-        await InsertAsync(table, first: 0, count: 10);
+        var table = await TableWithRowsAsync(10);
         var name = NewBackupName();
 
         // The server's directory, one level above its data path: plausible, wrong.
@@ -90,8 +89,7 @@ public sealed class FreezeBackendTests(IndependentStack fixture) : IClassFixture
     [Fact]
     public async Task Restoring_an_unknown_backup_or_a_table_the_backup_does_not_hold_is_refused()
     {
-        var table = await Load.CreateTableAsync(_node, "fz");
-        await InsertAsync(table, first: 0, count: 10);
+        var table = await TableWithRowsAsync(10);
         var other = await Load.CreateTableAsync(_node, "fz");
 
         var unknown = await Assert.ThrowsAsync<FreezeBackendException>(() => _backend.RestoreAsync(_node.Client, DataPath, NewBackupName(), table));
@@ -127,6 +125,13 @@ public sealed class FreezeBackendTests(IndependentStack fixture) : IClassFixture
     private string ShadowOf(string name) => Path.Combine(DataPath, "shadow", name.Replace("-", "%2D", StringComparison.Ordinal));
 
     private static string NewBackupName() => $"fz-{Guid.NewGuid():N}"[..15];
+
+    private async Task<string> TableWithRowsAsync(long rows)
+    {
+        var table = await Load.CreateTableAsync(_node, "fz");
+        await InsertAsync(table, first: 0, count: rows);
+        return table;
+    }
 
     private Task InsertAsync(string table, long first, long count) => _node.Client.ExecuteAsync(
         $"INSERT INTO {table} SELECT toDateTime('2026-12-01 00:00:00') + number, number % 97, 'e', number * 1.5, ['t'], number, 0, number " +
