@@ -42,9 +42,7 @@ internal sealed class BackupPointStore(ClickHouseHttpClient client, string table
     /// <paramref name="replicated"/>, like the checkpoint table. Times are Unix milliseconds: no server time zone in between.</summary>
     public static string CreateStatement(string table, string? engine, bool replicated)
     {
-        engine ??= replicated
-            ? $"ReplicatedReplacingMergeTree('/clickhouse/tables/{{shard}}/{table}', '{{replica}}', version)"
-            : "ReplacingMergeTree(version)";
+        engine ??= ClickHouseText.VersionedEngine(table, replicated);
         return $"""
             CREATE TABLE IF NOT EXISTS {table}
             (

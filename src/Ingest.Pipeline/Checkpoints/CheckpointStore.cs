@@ -60,10 +60,7 @@ internal sealed class CheckpointStore : ICheckpointStore
     /// <summary>The statement that creates the table; <paramref name="engine"/> null picks the engine after the target's.</summary>
     public static string CreateStatement(string table, string? engine, bool replicated)
     {
-        engine ??= replicated
-            // {shard}/{replica} are the macros every replicated setup defines (18.16 has no {database}/{table} macros).
-            ? $"ReplicatedReplacingMergeTree('/clickhouse/tables/{{shard}}/{table}', '{{replica}}', version)"
-            : "ReplacingMergeTree(version)";
+        engine ??= ClickHouseText.VersionedEngine(table, replicated);
         return $"""
             CREATE TABLE IF NOT EXISTS {table}
             (

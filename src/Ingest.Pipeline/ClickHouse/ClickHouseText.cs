@@ -48,4 +48,11 @@ internal static class ClickHouseText
         var dot = table.IndexOf('.', StringComparison.Ordinal);
         return (table[..dot], table[(dot + 1)..]);
     }
+
+    /// <summary>The ENGINE clause of Ingest's own bookkeeping tables (checkpoints, backup points): newest <c>version</c>
+    /// wins per ORDER BY key; replicated like the target, {shard}/{replica} being the macros every replicated setup
+    /// defines (18.16 has no {database}/{table} macros).</summary>
+    public static string VersionedEngine(string table, bool replicated) => replicated
+        ? $"ReplicatedReplacingMergeTree('/clickhouse/tables/{{shard}}/{table}', '{{replica}}', version)"
+        : "ReplacingMergeTree(version)";
 }
