@@ -34,6 +34,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
     private readonly List<PartitionBatch> _empty = [];
     private readonly List<PendingFlush> _flushes = [];
     private readonly Func<TopicPartition, int> _sendableRoute;
+    private readonly Func<TopicPartition, RowBufferPool> _poolOf;
     private readonly CancellationTokenSource _abort = new();
     private readonly long _maxAgeMs;
     private IReadOnlyList<Route> _routes;
@@ -72,6 +73,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
         _inserts = new InsertScheduler(options.ClickHouse.MaxConcurrentInserts);
         _batches = new PartitionBatches(b => RouteOf(b.Partition.Topic).Pool.Return(b.Rows), CountSealed);
         _sendableRoute = p => RouteOf(p.Topic) is { Error: null } r ? r.Index : -1;
+        _poolOf = p => RouteOf(p.Topic).Pool;
         _status = PipelineStatus.Starting(options.Region, GroupId);
         metrics.ObserveStatus(() => _status);
     }
@@ -168,8 +170,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
 
     private void Take(ConsumedMessage m)
     {
-        var route = RouteOf(m.Partition.Topic);
-        var batch = _batches.Open(m.Partition, route.Pool);
+        var batch = _batches.Open(m.Partition, _poolOf);
         var error = batch.Add(m.Offset, m.TimestampMs, _source!.Value);
         if (error is not null) _logger.LogWarning("Skipping {Topic}/{Partition}@{Offset}: {Error}", m.Partition.Topic, m.Partition.Partition.Value, m.Offset, error);
         if (batch.Rows.Rows >= _options.Batching.MaxRows || batch.Rows.SourceBytes >= _options.Batching.MaxBytes) _batches.Seal(batch);

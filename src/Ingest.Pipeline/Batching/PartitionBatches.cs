@@ -35,13 +35,12 @@ internal sealed class PartitionBatches
     /// <summary>Message bytes of sealed and in-flight batches: what waits for ClickHouse.</summary>
     public long HeldBytes { get; private set; }
 
-    public int InFlightCount { get; private set; }
-
-    /// <summary>The partition's open batch, started with a buffer from <paramref name="pool"/> if there is none.</summary>
-    public PartitionBatch Open(TopicPartition partition, RowBufferPool pool)
+    /// <summary>The partition's open batch; if there is none, one is started with a buffer from the partition's pool
+    /// (<paramref name="poolOf"/> is asked only then, not for every message).</summary>
+    public PartitionBatch Open(TopicPartition partition, Func<TopicPartition, RowBufferPool> poolOf)
     {
         if (!_lanes.TryGetValue(partition, out var lane)) _lanes[partition] = lane = new Lane();
-        return lane.Open ??= new PartitionBatch(partition, pool.Rent());
+        return lane.Open ??= new PartitionBatch(partition, poolOf(partition).Rent());
     }
 
     /// <summary>True when the partition was released while an INSERT of it was in flight (see <see cref="Drop"/>).</summary>
@@ -108,7 +107,6 @@ internal sealed class PartitionBatches
                 empty.Add(batch);
             }
             batch.State = BatchState.InFlight;
-            InFlightCount++;
             _ready.RemoveAt(i--);
         }
         return group;
@@ -123,7 +121,6 @@ internal sealed class PartitionBatches
         if (lane.Sealed.Peek() != batch) throw new InvalidOperationException($"{batch} completed out of order");
         lane.Sealed.Dequeue();
         HeldBytes -= batch.Rows.SourceBytes;
-        InFlightCount--;
         _release(batch);
         if (lane.Released)
         {

@@ -36,8 +36,7 @@ public static class PauseReasonNames
     private static readonly PauseReasons[] Each = [.. Enum.GetValues<PauseReasons>().Where(r => r != PauseReasons.None)];
 
     /// <summary>"backpressure", "operator", "backup", "not-owned", "target-read-only", "target-failed".</summary>
-    public static string Name(this PauseReasons reason) =>
-        string.Join(",", Each.Where(r => (reason & r) != 0).Select(r => Kebab(r.ToString())));
+    public static string Name(this PauseReasons reason) => string.Join(",", reason.Names());
 
     /// <summary>Each reason in the set, by <see cref="Name"/>.</summary>
     public static IReadOnlyList<string> Names(this PauseReasons reasons) =>
