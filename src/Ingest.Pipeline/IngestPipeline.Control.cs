@@ -73,27 +73,24 @@ public sealed partial class IngestPipeline
             foreach (var gone in flush.Targets.Keys.Where(p => !_source!.IsAssigned(p)).ToList()) flush.Targets.Remove(gone);
             var failed = _routes.FirstOrDefault(r => r.Error is not null && flush.Targets.Keys.Any(p => r.Takes(p.Topic)));
             if (failed is not null)
-            {
                 flush.Done.TrySetException(new InvalidOperationException($"Route {failed.Name} into {failed.Target.Table} failed, so its partitions cannot be flushed: {failed.Error}"));
-            }
-            else if (flush.Done.Task.IsCompleted || flush.Targets.All(t => _source!.Committed(t.Key) >= t.Value))
-            {
-                if (!flush.Done.Task.IsCompleted)
-                {
-                    Commit();
-                    foreach (var route in _routes) route.Checkpoints?.WriteCommitted(wait: true, _maxAgeMs, _stopping);
-                    flush.Done.TrySetResult(new FlushResult(_options.Region, GroupId, [.. _source!.Assigned
-                        .Where(p => flush.Selector.Matches(p.Topic, p.Partition.Value) && _source.Committed(p) is not null)
-                        .OrderBy(p => p.Topic, StringComparer.Ordinal).ThenBy(p => p.Partition.Value)
-                        .Select(p => new PartitionPosition(p.Topic, p.Partition.Value, RouteOf(p.Topic).Target.Table, _source.Committed(p)!.Value))]));
-                }
-            }
+            else if (flush.Targets.All(t => _source!.Committed(t.Key) >= t.Value))
+                Answer(flush);
             else
-            {
                 continue;
-            }
             _flushes.RemoveAt(i--);
         }
+    }
+
+    /// <summary>Everything the flush waited for is committed to Kafka; its committed checkpoints are written before the
+    /// answer, so a backup taken after it holds them.</summary>
+    private void Answer(PendingFlush flush)
+    {
+        foreach (var route in _routes) route.Checkpoints?.WriteCommitted(wait: true, _maxAgeMs, _stopping);
+        flush.Done.TrySetResult(new FlushResult(_options.Region, GroupId, [.. _source!.Assigned
+            .Where(p => flush.Selector.Matches(p.Topic, p.Partition.Value) && _source.Committed(p) is not null)
+            .OrderBy(p => p.Topic, StringComparer.Ordinal).ThenBy(p => p.Partition.Value)
+            .Select(p => new PartitionPosition(p.Topic, p.Partition.Value, RouteOf(p.Topic).Target.Table, _source.Committed(p)!.Value))]));
     }
 
     private PauseResult PauseAnswer(PartitionSelector selector, PauseReasons reason, IReadOnlyList<TopicPartition> matched)
