@@ -20,6 +20,9 @@ public sealed class IngestOptions
 
     public CheckpointOptions Checkpoints { get; set; } = new();
 
+    /// <summary>How this worker takes the backup of a backup point it coordinates.</summary>
+    public Backup.BackupOptions Backup { get; set; } = new();
+
     /// <summary>Several topic → table routes served by one consumer; empty: the single route of the shorthand
     /// (Kafka:Topics into ClickHouse:Table with Mapping).</summary>
     public RouteOptions[] Routes { get; set; } = [];
