@@ -68,6 +68,7 @@ public sealed class IngestOptions
         if (Checkpoints.Table is { } ct && ct.Split('.').Length != 2) errors.Add("Ingest:Checkpoints:Table must be 'database.table'");
         if (ClickHouse.SchemaRefreshInterval < TimeSpan.Zero) errors.Add("Ingest:ClickHouse:SchemaRefreshInterval must be >= 0 (0 turns it off)");
         if (ClickHouse.MaxConcurrentInserts <= 0) errors.Add("Ingest:ClickHouse:MaxConcurrentInserts must be > 0");
+        Backup.Validate(errors);
         if (errors.Count > 0)
             throw new InvalidOperationException("Invalid configuration:\n  " + string.Join("\n  ", errors));
     }

@@ -22,6 +22,15 @@ public sealed class BackupOptions
     public CommandBackupOptions Command { get; set; } = new();
 
     public static readonly IReadOnlyList<string> BackendNames = ["freeze", "sql", "clickhouse-backup", "command"];
+
+    /// <summary>Adds what is missing or wrong (naming the Ingest:Backup keys) to <paramref name="errors"/>.</summary>
+    internal void Validate(List<string> errors)
+    {
+        if (Backend.Length > 0 && !BackendNames.Contains(Backend))
+            errors.Add($"Ingest:Backup:Backend '{Backend}' is not one of {string.Join(", ", BackendNames)}");
+        if (Timeout <= TimeSpan.Zero) errors.Add("Ingest:Backup:Timeout must be > 0");
+        if (Table is { } t && t.Split('.') is not [{ Length: > 0 }, { Length: > 0 }]) errors.Add("Ingest:Backup:Table must be 'database.table'");
+    }
 }
 
 /// <summary>ALTER TABLE … FREEZE on one server whose data directory this process can reach (a sidecar next to it).</summary>
