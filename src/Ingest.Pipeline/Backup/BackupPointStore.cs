@@ -109,6 +109,35 @@ internal sealed class BackupPointStore(ClickHouseHttpClient client, string table
     public async Task<BackupPoint?> FindAsync(string region, string consumerGroup, string name, CancellationToken ct) =>
         (await ListAsync(region, consumerGroup, ct).ConfigureAwait(false)).FirstOrDefault(p => p.Name == name);
 
+    /// <summary>Like <see cref="FindAsync"/>, but null also when the table does not exist (no point was ever taken).</summary>
+    public async Task<BackupPoint?> TryFindAsync(string region, string consumerGroup, string name, CancellationToken ct)
+    {
+        try
+        {
+            return await FindAsync(region, consumerGroup, name, ct).ConfigureAwait(false);
+        }
+        catch (ClickHouseServerException e) when (e.Code == UnknownTable)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Like <see cref="ListAsync"/>, but empty when the table does not exist yet.</summary>
+    public async Task<IReadOnlyList<BackupPoint>> TryListAsync(string region, string consumerGroup, CancellationToken ct)
+    {
+        try
+        {
+            return await ListAsync(region, consumerGroup, ct).ConfigureAwait(false);
+        }
+        catch (ClickHouseServerException e) when (e.Code == UnknownTable)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>ClickHouse's UNKNOWN_TABLE.</summary>
+    internal const int UnknownTable = 60;
+
     private static BackupPoint Parse(string line)
     {
         using var doc = JsonDocument.Parse(line);

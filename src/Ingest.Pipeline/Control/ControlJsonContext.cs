@@ -12,4 +12,7 @@ namespace Ingest.Pipeline.Control;
 [JsonSerializable(typeof(PauseRequest))]
 [JsonSerializable(typeof(FlushRequest))]
 [JsonSerializable(typeof(ControlProblem))]
+[JsonSerializable(typeof(BackupPointRequest))]
+[JsonSerializable(typeof(BackupPointReport))]
+[JsonSerializable(typeof(BackupPointList))]
 public sealed partial class ControlJsonContext : JsonSerializerContext;

@@ -47,6 +47,7 @@ internal static class AdminApi
         api.MapPost("/resume", (HttpRequest request, IPipelineControl control, ILoggerFactory logs) =>
             PauseOrResumeAsync(request, logs, (s, r, ct) => control.ResumeAsync(s, r, ct)));
         api.MapPost("/flush", FlushAsync);
+        api.MapBackupPoints();
         return endpoints;
     }
 
@@ -131,7 +132,7 @@ internal static class AdminApi
     }
 
     /// <summary>The body as <typeparamref name="T"/> (null when empty), or a 400/413 answer naming what is wrong.</summary>
-    private static async Task<(T? Body, IResult? Problem)> ReadBodyAsync<T>(HttpRequest request, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string fields)
+    internal static async Task<(T? Body, IResult? Problem)> ReadBodyAsync<T>(HttpRequest request, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string fields)
         where T : class
     {
         using var buffer = new MemoryStream();
