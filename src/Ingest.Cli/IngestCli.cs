@@ -9,7 +9,7 @@ using Ingest.Pipeline.Control;
 namespace Ingest.Cli;
 
 /// <summary>The <c>ingest</c> verbs: status, pause, resume and flush against one or several workers' admin API.</summary>
-internal static class IngestCli
+internal static partial class IngestCli
 {
     private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan DefaultFlushTimeout = TimeSpan.FromSeconds(60);
@@ -75,7 +75,7 @@ internal static class IngestCli
 
         var root = new RootCommand("Operate Ingest workers through their admin API (Ingest:Admin:Url, bearer token).")
         {
-            status, pause, resume, flush,
+            status, pause, resume, flush, BackupPointCommand(io, common), RestoreCommand(io),
         };
         // Every verb's help ends with the exit codes, since scripts call the verbs, not the root.
         foreach (var help in root.Options.OfType<HelpOption>())

@@ -69,7 +69,7 @@ internal static class Output
         where T : class =>
         report.Workers.Where(w => w.Answer is not null).Select(w => (w.Worker, w.Answer!));
 
-    private static Table NewTable(params string[] columns)
+    internal static Table NewTable(params string[] columns)
     {
         var table = new Table { Border = TableBorder.Simple };
         foreach (var c in columns) table.AddColumn(new TableColumn(Markup.Escape(c)));
@@ -77,7 +77,7 @@ internal static class Output
     }
 
     // Cells are Text, not markup: topic names and errors may hold '[' and ']'.
-    private static void Row(Table table, params string[] cells) => table.AddRow(cells.Select(c => new Text(c)).ToArray());
+    internal static void Row(Table table, params string[] cells) => table.AddRow(cells.Select(c => new Text(c)).ToArray());
 
-    private static string Number(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
+    internal static string Number(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
 }

@@ -42,4 +42,7 @@ internal sealed record CliReport<T>(string Command, int ExitCode, IReadOnlyList<
 [JsonSerializable(typeof(CliReport<PipelineStatus>))]
 [JsonSerializable(typeof(CliReport<PauseResult>))]
 [JsonSerializable(typeof(CliReport<FlushResult>))]
+[JsonSerializable(typeof(CliReport<BackupPointReport>))]
+[JsonSerializable(typeof(CliReport<BackupPointList>))]
+[JsonSerializable(typeof(RestoreReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
