@@ -174,6 +174,58 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_backup_taken_without_a_pause_under_load_is_reconciled_to_exactly_once(bool dataFirst)
+    {
+        var s = await ScenarioAsync(partitions: 4);
+        var checkpoints = $"default.cp_{Guid.NewGuid():N}"[..24];
+        s.OptionsA.Checkpoints.Table = checkpoints;
+        var regionA = new InProcessPipeline(s.OptionsA);
+        try
+        {
+            await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n > 2_000, TimeSpan.FromSeconds(30));
+            // A nightly backup that knows nothing of Ingest: one table, then the other, while rows keep arriving.
+            var freeze = new FreezeBackend();
+            var dataPath = Path.Combine(A.Directory, "data");
+            string[] order = dataFirst ? [s.TableA, checkpoints] : [checkpoints, s.TableA];
+            await freeze.FreezeAsync(A.Client, dataPath, s.Name, [order[0]]);
+            await Task.Delay(700);
+            await freeze.FreezeAsync(A.Client, dataPath, s.Name + "-2", [order[1]]);
+
+            await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n > 6_000, TimeSpan.FromSeconds(30));
+            await A.Client.ExecuteAsync($"DROP TABLE {s.TableA}");
+            await A.Client.ExecuteAsync($"DROP TABLE {checkpoints}");
+            var total = await s.Load.StopAsync();
+            regionA.Dispose();
+
+            await Load.CreateNamedTableAsync(A, s.TableA);
+            await A.Client.ExecuteAsync(Pipeline.Checkpoints.CheckpointStore.CreateStatement(checkpoints, null, replicated: true));
+            await freeze.RestoreAsync(A.Client, dataPath, dataFirst ? s.Name : s.Name + "-2", s.TableA);
+            await freeze.RestoreAsync(A.Client, dataPath, dataFirst ? s.Name + "-2" : s.Name, checkpoints);
+
+            var replay = new RestoreReplay(s.OptionsA, NullLogger.Instance);
+            var plan = await replay.PlanAsync(null, CancellationToken.None);
+            foreach (var p in plan.Partitions) output.WriteLine($"{p.Name}: checkpoint {p.Checkpoint}, data {p.Data?.Next}, {p.Action}{(p.Problem is null ? "" : " PROBLEM " + p.Problem)}");
+            Assert.Empty(plan.Problems);
+            Assert.Equal(4, plan.Partitions.Count);
+            // The tables were copied at different moments: the data, not the checkpoint, says where each partition ends.
+            Assert.All(plan.Partitions, p => Assert.Equal(p.Data?.Next, p.Resume));
+            Assert.Contains(plan.Partitions, p => p.Checkpoint != p.Resume);
+            Assert.All(plan.Partitions, p => Assert.True(dataFirst ? p.Checkpoint >= p.Resume : p.Checkpoint <= p.Resume, $"{p.Name}: checkpoint {p.Checkpoint}, data {p.Resume}"));
+            await replay.ApplyAsync(plan, TimeSpan.FromSeconds(60), CancellationToken.None);
+
+            regionA = new InProcessPipeline(s.OptionsA);
+            await AssertEqualsControlAsync(s, total);
+        }
+        finally
+        {
+            regionA.Dispose();
+            s.Control.Dispose();
+        }
+    }
+
     private sealed record Scenario(string Topic, string Name, string TableA, string TableB, IngestOptions OptionsA, InProcessPipeline Control, SteadyProducer Load);
 
     /// <summary>A topic under steady load, region a's table and options, and region b's never-failed pipeline (the
