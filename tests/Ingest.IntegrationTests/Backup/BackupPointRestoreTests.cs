@@ -226,6 +226,38 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
         }
     }
 
+    [Fact]
+    public async Task A_server_killed_mid_backup_fails_the_point_resumes_ingest_and_nothing_is_lost()
+    {
+        var s = await ScenarioAsync(partitions: 3);
+        var regionA = new InProcessPipeline(s.OptionsA);
+        try
+        {
+            await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n > 1_000, TimeSpan.FromSeconds(30));
+            using var region = RegionTables.From(s.OptionsA);
+            var report = await new BackupCoordinator([new LocalParticipant("a-0", regionA.Control)], new KillsServerThenFreezes(A), BackupCoordinator.Steps.On(region), NullLogger.Instance)
+                .CreateAsync(s.Name, CancellationToken.None);
+            output.WriteLine($"{report.Status}: {report.Error}");
+            Assert.Equal("failed", report.Status);
+            Assert.Empty(report.StillPaused);
+            Assert.All(regionA.Control.Status.Partitions, p => Assert.DoesNotContain("backup", p.PausedBy));
+
+            // The server comes back; the worker, which kept retrying, delivers everything once.
+            await A.StartAsync();
+            var total = await s.Load.StopAsync();
+            await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n >= total, TimeSpan.FromSeconds(90));
+            await Task.Delay(1_000);
+            Assert.Equal(total, await A.CountAsync($"SELECT count() FROM {s.TableA}"));
+            Assert.Equal(total, await A.CountAsync($"SELECT uniqExact(_partition, _offset) FROM {s.TableA}"));
+        }
+        finally
+        {
+            if (!A.IsRunning) await A.StartAsync();
+            regionA.Dispose();
+            s.Control.Dispose();
+        }
+    }
+
     private sealed record Scenario(string Topic, string Name, string TableA, string TableB, IngestOptions OptionsA, InProcessPipeline Control, SteadyProducer Load);
 
     /// <summary>A topic under steady load, region a's table and options, and region b's never-failed pipeline (the
@@ -280,6 +312,21 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
             }
             return new BackupResult("restored");
         }
+    }
+
+    /// <summary>The server dies as the backup starts (kill -9), so the FREEZE that follows cannot reach it.</summary>
+    private sealed class KillsServerThenFreezes(ClickHouseServer node) : IBackupBackend
+    {
+        public string Name => "freeze";
+
+        public async Task<BackupResult> BackupAsync(BackupRequest request, CancellationToken ct)
+        {
+            node.Kill();
+            await new FreezeBackend().FreezeAsync(node.Client, Path.Combine(node.Directory, "data"), request.Name, request.Tables, ct);
+            return new BackupResult("froze a dead server?");
+        }
+
+        public Task<BackupResult> RestoreAsync(BackupRequest request, CancellationToken ct) => throw new NotSupportedException();
     }
 
     private sealed class Hangs : IBackupBackend
