@@ -54,6 +54,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
             regionA.Clear();
 
             // Restore the table from the point's backup, then replay from the point.
+            var restoring = System.Diagnostics.Stopwatch.StartNew();
             await new FreezeOn(A).RestoreAsync(new BackupRequest(s.Name, [s.TableA], new BackupPoint(s.Name, "a", "", "", "", default, null, 0, [], [])), CancellationToken.None);
             Assert.Equal(atPoint, await A.CountAsync($"SELECT count() FROM {s.TableA}"));
             var replay = new RestoreReplay(s.OptionsA, NullLogger.Instance);
@@ -64,6 +65,8 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
             output.WriteLine($"reset by {outcome.Reset.MembershipCheck} in {outcome.Reset.Elapsed.TotalSeconds:0.00} s; {outcome.CheckpointsWritten} checkpoints");
 
             regionA.AddRange(Enumerable.Range(0, workers).Select(_ => new InProcessPipeline(s.OptionsA)));
+            await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n >= total, TimeSpan.FromSeconds(90));
+            output.WriteLine($"restore to caught up: {restoring.Elapsed.TotalSeconds:0.0} s ({total - atPoint} messages replayed)");
             await AssertEqualsControlAsync(s, total);
         }
         finally
