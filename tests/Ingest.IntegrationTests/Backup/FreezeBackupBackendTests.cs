@@ -111,6 +111,41 @@ public sealed class FreezeBackupBackendTests(IndependentStack fixture) : IClassF
         Assert.False(Directory.Exists(Path.Combine(DataPath, "shadow", other.Replace("-", "%2D", StringComparison.Ordinal))));
     }
 
+    [Fact]
+    public async Task Cancelled_between_two_freezes_the_half_taken_backup_is_removed()
+    {
+        var first = await Load.CreateTableAsync(_node, "fzb");
+        var second = await Load.CreateTableAsync(_node, "fzb");
+        await InsertAsync(first, 0, 10);
+        await InsertAsync(second, 0, 10);
+        using var cts = new CancellationTokenSource();
+        // Cancels once the first FREEZE has been answered: the second is never sent.
+        var handler = new CancelAfterFreeze(cts);
+        using var http = new HttpClient(handler);
+        using var client = new Pipeline.ClickHouse.Http.ClickHouseHttpClient(_node.HttpEndpoint, http: http);
+        var name = NewName();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => new FreezeBackupBackend(client, DataPath).BackupAsync(Request(name, first, second), cts.Token));
+
+        Assert.Equal(1, handler.Freezes);
+        Assert.False(Directory.Exists(Path.Combine(DataPath, "shadow", name.Replace("-", "%2D", StringComparison.Ordinal))), "the half backup is still there");
+    }
+
+    private sealed class CancelAfterFreeze(CancellationTokenSource cts) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _freezes;
+
+        public int Freezes => _freezes;
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var sql = request.Content is null ? "" : await request.Content.ReadAsStringAsync(cancellationToken);
+            var response = await base.SendAsync(request, cancellationToken);
+            if (sql.Contains(" FREEZE ", StringComparison.Ordinal) && Interlocked.Increment(ref _freezes) == 1) await cts.CancelAsync();
+            return response;
+        }
+    }
+
     private static BackupRequest Request(string name, params string[] tables) => new(name, tables, new BackupPoint(
         name, "a", "g.a", "started", "freeze", DateTimeOffset.UtcNow, null, 0, ["w"], []));
 
