@@ -139,8 +139,20 @@ internal sealed class SqlBackupBackend : IBackupBackend
         {
             while (true)
             {
-                var row = await ReadRowAsync(id, ct).ConfigureAwait(false)
-                    ?? throw new SqlBackupException(
+                BackupsRow? row;
+                try
+                {
+                    row = await ReadRowAsync(id, ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (IsTransient(e, ct))
+                {
+                    // The operation runs on the server whether or not a poll gets through: keep asking until the caller's
+                    // deadline (the point's timeout) rather than abandon a backup that may well finish.
+                    await Task.Delay(_pollInterval, _time, ct).ConfigureAwait(false);
+                    continue;
+                }
+                if (row is null)
+                    throw new SqlBackupException(
                         $"{_sql.Server} has no row for {verb} {id} in system.backups: the server restarted (system.backups is not kept across restarts) or the row was removed");
                 if (row.Status == success) return row;
                 if (row.Status.EndsWith("_FAILED", StringComparison.Ordinal))
@@ -173,6 +185,10 @@ internal sealed class SqlBackupBackend : IBackupBackend
             return $"KILL QUERY failed ({ServerText(e.Message)})";
         }
     }
+
+    private static bool IsTransient(Exception e, CancellationToken ct) =>
+        e is HttpRequestException or TimeoutException or ClickHouseServerException { IsRetryable: true }
+        || (e is TaskCanceledException && !ct.IsCancellationRequested);
 
     private async Task<BackupsRow?> ReadRowAsync(string id, CancellationToken ct)
     {
