@@ -87,7 +87,14 @@ internal sealed class CommandBackupBackend(string path, IReadOnlyList<string> ar
         {
             // The whole tree: a script's children (the actual copy) would otherwise keep running after the backup point
             // gave up on it.
-            process.Kill(entireProcessTree: true);
+            try
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // It exited between the cancel and the kill: nothing left to stop.
+            }
             await Drain(process.WaitForExitAsync(CancellationToken.None)).ConfigureAwait(false);
             throw new OperationCanceledException($"backup command {Describe()} ({action} '{request.Name}') was cancelled and killed", e, ct);
         }
