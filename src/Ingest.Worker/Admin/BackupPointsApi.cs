@@ -44,8 +44,8 @@ internal static class BackupPointsApi
         if (options.Backup.Backend.Length == 0)
             return AdminResults.Problem(StatusCodes.Status409Conflict,
                 $"no backup backend configured on this worker (Ingest:Backup:Backend: {string.Join(", ", BackupOptions.BackendNames)})");
-        var backend = BackupBackends.Create(options);
         if (!await OneAtATime.WaitAsync(0)) return AdminResults.Problem(StatusCodes.Status409Conflict, "a backup point is already being taken through this worker");
+        var backend = BackupBackends.Create(options);
         try
         {
             using var region = RegionTables.From(options);
