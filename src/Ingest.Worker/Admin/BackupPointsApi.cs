@@ -51,7 +51,7 @@ internal static class BackupPointsApi
             using var region = RegionTables.From(options);
             var authorization = AuthenticationHeaderValue.Parse(request.Headers.Authorization.ToString());
             List<IBackupParticipant> workers = [new LocalParticipant(settings.Url.ToString().TrimEnd('/'), control), .. peers.Select(p => new PeerWorker(Peers, p, authorization))];
-            var coordinator = new BackupCoordinator(workers, backend, BackupCoordinator.Steps.On(region), logs.CreateLogger("Ingest.Backup"))
+            var coordinator = new BackupCoordinator(workers, backend, BackupCoordinator.Steps.On(region, options), logs.CreateLogger("Ingest.Backup"))
             {
                 BackupTimeout = timeout,
             };
