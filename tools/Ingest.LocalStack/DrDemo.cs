@@ -72,7 +72,7 @@ internal static class DrDemo
             await using var ticker = progress.Start(a1, b1, load);
 
             // Both regions must be ingesting (every partition assigned, batches landing) before the point is taken.
-            await UntilAsync("both regions ingesting", TimeSpan.FromSeconds(60), load, async () =>
+            await UntilAsync("both regions ingesting", TimeSpan.FromSeconds(60), load, [workerA, workerB], async () =>
                 await CountAsync(a1, ct) >= 15_000 && await CountAsync(b1, ct) >= 15_000, ct);
 
             progress.Phase = "backup point";
@@ -83,7 +83,7 @@ internal static class DrDemo
                 return Failed(progress, $"ingest backup-point create exited with {create.Code}:\n{create.Output}", workerA, workerB);
             var pauseMs = ShowBackupPoint(progress, created);
 
-            progress.Phase = "after the point";
+            progress.Phase = "past the point";
             await Task.Delay(TimeSpan.FromSeconds(4), ct);
             var beforeDrop = await CountAsync(a1, ct);
             progress.Phase = "DISASTER";
@@ -112,20 +112,23 @@ internal static class DrDemo
             var restored = await CountAsync(a1, ct);
 
             progress.Phase = "replay";
+            await workerA.DisposeAsync();
+            progress.Say($"demo: the operator starts region a's worker again: it replays from the point ({restored:N0} rows restored), then follows the live load");
             workerA = await WorkerProcess.StartAsync(settingsA, Path.Combine(stack.Directory, "worker-a-restarted.log"), ct);
-            progress.Say($"demo: region a's worker started again: it replays from the point ({restored:N0} rows restored), then follows the live load");
             await Task.Delay(TimeSpan.FromSeconds(3), ct);
             var produced = await load.StopAsync();
             progress.Phase = "catching up";
             progress.Say($"demo: producer stopped at {produced:N0} messages; waiting for both regions to hold every one");
 
             TimeSpan? caughtUp = null;
-            await UntilAsync("both regions to hold every message", TimeSpan.FromSeconds(60), null, async () =>
-            {
-                var (a, b) = (await CountAsync(a1, ct), await CountAsync(b1, ct));
-                if (a >= produced) caughtUp ??= restoreClock.Elapsed;
-                return a >= produced && b >= produced;
-            }, ct);
+            var (inA, inB) = (0L, 0L);
+            await UntilAsync(() => $"both regions to hold all {produced:N0} messages (a has {inA:N0}, b {inB:N0})", TimeSpan.FromSeconds(60), null,
+                [workerA, workerB], async () =>
+                {
+                    (inA, inB) = (await CountAsync(a1, ct), await CountAsync(b1, ct));
+                    if (inA >= produced) caughtUp ??= restoreClock.Elapsed;
+                    return inA >= produced && inB >= produced;
+                }, ct);
             progress.Phase = "checking";
             // Held past a batch age: a duplicate still on its way would land now.
             await Task.Delay(TimeSpan.FromSeconds(1.5), ct);
@@ -144,7 +147,7 @@ internal static class DrDemo
             Console.WriteLine($"  region a rows               {da.Count,12:N0}   lost {produced - da.Messages:N0}, duplicated {da.Count - da.Messages:N0}");
             Console.WriteLine($"  region b rows               {db.Count,12:N0}   lost {produced - db.Messages:N0}, duplicated {db.Count - db.Messages:N0}");
             Console.WriteLine($"  region a = region b         {(equal ? "yes" : "NO"),12}   count, uniqExact(_partition, _offset), sum(cityHash64(every column))");
-            Console.WriteLine($"  backup point pause          {(pauseMs is { } p ? $"{p:N0} ms" : "?"),12}");
+            Console.WriteLine($"  backup point pause          {$"{pauseMs:N0} ms",12}");
             Console.WriteLine($"  rows at the point           {restored,12:N0}   (a held {beforeDrop:N0} when its table was dropped)");
             Console.WriteLine($"  restore → a caught up       {(caughtUp is { } c ? $"{c.TotalSeconds:0.0} s" : "?"),12}   (from `ingest restore` to every message in a1)");
             Console.WriteLine($"  worker exit codes           {string.Join(", ", exits)}");
@@ -300,13 +303,20 @@ internal static class DrDemo
         return 1;
     }
 
-    private static async Task UntilAsync(string what, TimeSpan timeout, SteadyLoad? load, Func<Task<bool>> done, CancellationToken ct)
+    private static Task UntilAsync(string what, TimeSpan timeout, SteadyLoad? load, WorkerProcess[] workers, Func<Task<bool>> done,
+        CancellationToken ct) => UntilAsync(() => what, timeout, load, workers, done, ct);
+
+    /// <summary>Polls <paramref name="done"/>; fails early, naming why, when the producer or a worker died.</summary>
+    private static async Task UntilAsync(Func<string> what, TimeSpan timeout, SteadyLoad? load, WorkerProcess[] workers, Func<Task<bool>> done,
+        CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         while (!await done())
         {
             if (load is not null) await load.ThrowIfFailedAsync();
-            if (sw.Elapsed > timeout) throw new TimeoutException($"waited {timeout.TotalSeconds:0} s for {what}");
+            if (workers.FirstOrDefault(w => w.HasExited) is { } dead)
+                throw new InvalidOperationException($"a worker exited with code {dead.ExitCode} while waiting for {what()}; its log {dead.LogFile}");
+            if (sw.Elapsed > timeout) throw new TimeoutException($"waited {timeout.TotalSeconds:0} s for {what()}");
             await Task.Delay(200, ct);
         }
     }
@@ -465,7 +475,8 @@ internal static class DrDemo
                 while (!stop.IsCancellationRequested)
                 {
                     var (inA, inB) = (await RowsAsync(a, stop), await RowsAsync(b, stop));
-                    var line = $"demo: {Phase,-15} produced {load.Produced,9:N0}   rows in a {inA,9}   rows in b {inB,9}   {clock.Elapsed.TotalSeconds,5:0.0} s";
+                    // Under 80 columns: a longer line wraps in a narrow terminal and \r no longer redraws it.
+                    var line = $"{Phase,-14} produced {load.Produced,7:N0}   rows: a {inA,9}  b {inB,9}   {clock.Elapsed.TotalSeconds,5:0.0} s";
                     lock (_lock)
                     {
                         if (stop.IsCancellationRequested) break;
