@@ -256,12 +256,15 @@ internal static class DrDemo
     private static async Task<(int Code, string Output)> RunCliAsync(Progress progress, string directory, string name, string[] args,
         CancellationToken ct, bool show = true)
     {
+        // Shown as typed from the repository's root; run from the stack's directory, like every process the demo
+        // starts, so that a leak check finds it there.
         var dll = Path.Combine("src", "Ingest.Cli", "bin", RepoPaths.Configuration, "net10.0", "ingest.dll");
-        if (!File.Exists(Path.Combine(RepoPaths.Root, dll)))
-            throw new InvalidOperationException($"the ingest CLI is not built: {Path.Combine(RepoPaths.Root, dll)} is missing (dotnet build -c {RepoPaths.Configuration})");
+        var path = Path.Combine(RepoPaths.Root, dll);
+        if (!File.Exists(path))
+            throw new InvalidOperationException($"the ingest CLI is not built: {path} is missing (dotnet build -c {RepoPaths.Configuration})");
         if (show) progress.Say($"  $ dotnet {dll} {string.Join(' ', args)}");
         var log = Path.Combine(directory, $"ingest-{name}.log");
-        var process = ChildProcesses.Start("dotnet", [dll, .. args], log, workingDirectory: RepoPaths.Root);
+        var process = ChildProcesses.Start("dotnet", [path, .. args], log);
         try
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
