@@ -80,7 +80,7 @@ internal static class DrDemo
             var create = await RunCliAsync(progress, stack.Directory, "backup-point",
                 ["backup-point", "create", "--name", Point, "--worker", workerA.AdminApi!.ToString().TrimEnd('/'), "--token-file", tokenFile, "--json"], ct);
             if (create.Code != 0 || ParseJson(create.Output) is not { } created)
-                return Failed(progress, $"ingest backup-point create exited with {create.Code}:\n{create.Output}", workerA, workerB);
+                return Failed(progress, $"ingest backup-point create exited with {create.Code}: {Problem(create.Output)}", workerA, workerB);
             var pauseMs = ShowBackupPoint(progress, created);
 
             progress.Phase = "past the point";
@@ -107,7 +107,7 @@ internal static class DrDemo
             string[] restoreArgs = ["restore", "--config", configA, "--backup-point", Point, .. restoreData ? ["--restore-data"] : Array.Empty<string>(), "--json"];
             var restore = await RunCliAsync(progress, stack.Directory, "restore", restoreArgs, ct);
             if (restore.Code != 0 || ParseJson(restore.Output) is not { } restoreReport)
-                return Failed(progress, $"ingest restore exited with {restore.Code}:\n{restore.Output}", workerB);
+                return Failed(progress, $"ingest restore exited with {restore.Code}: {Problem(restore.Output)}", workerB);
             ShowRestore(progress, restoreReport);
             var restored = await CountAsync(a1, ct);
 
@@ -354,6 +354,14 @@ internal static class DrDemo
         {
             return null;
         }
+    }
+
+    /// <summary>What the CLI said besides its JSON document (its error lines go to stderr), or all of it.</summary>
+    private static string Problem(string output)
+    {
+        var (start, end) = (output.IndexOf('{', StringComparison.Ordinal), output.LastIndexOf('}'));
+        var rest = start >= 0 && end > start ? (output[..start] + output[(end + 1)..]).Trim() : "";
+        return rest.Length > 0 ? rest : output.Trim();
     }
 
     // The CLI's tables are laid out for a terminal; written to a file they wrap at 80 columns. The demo asks for
