@@ -20,8 +20,8 @@ internal static class DrDemo
     private const string Point = "before-drop";
     private const int Partitions = 8;
 
-    // The mock cluster keeps only the newest 5 MiB per partition (~130 bytes a message); at this pace the whole run
-    // stays near 2 MiB per partition, so the replay from the point still finds every message it needs.
+    // The mock cluster keeps only the newest 5 MiB per partition (~130 bytes a message): a replay from the point needs
+    // every message since. At this pace a run produces ~2 MiB per partition; the cap (~4 MB) holds even if it drags on.
     private const int MessagesPerSecond = 4_000;
     private const long MaxMessages = Partitions * 4_000_000L / 130;
 
