@@ -87,6 +87,10 @@ internal static partial class IngestCli
         {
             Description = "No backup point: reconcile the restored checkpoints with the restored data (a backup taken without Ingest's pause)",
         };
+        var restoreData = new Option<bool>("--restore-data")
+        {
+            Description = "First restore the backup point's tables from its backup with the configured backend (Ingest:Backup); each must be missing or empty",
+        };
         var dryRun = new Option<bool>("--dry-run") { Description = "Show the plan; change nothing" };
         var json = new Option<bool>("--json") { Description = "One JSON document on stdout instead of tables" };
         var timeout = new Option<TimeSpan>("--timeout")
@@ -103,29 +107,50 @@ internal static partial class IngestCli
         };
         var restore = new Command("restore", "Restore replay, with the region's workers stopped: check the restored tables against the backup point " +
             "(or the restored checkpoints), reset the region's consumer group and checkpoints to where the data ends, then start the workers: they replay " +
-            "exactly what is missing. Refuses, naming why, when that cannot be exact.")
+            "exactly what is missing. Refuses, naming why, when that cannot be exact. Exit 0: replay set (or planned with --dry-run); 1: refused or failed; 2: usage.")
         {
-            config, point, fromCheckpoints, dryRun, json, timeout,
+            config, point, fromCheckpoints, restoreData, dryRun, json, timeout,
         };
         restore.Validators.Add(r =>
         {
             if (r.GetValue(point) is null == !r.GetValue(fromCheckpoints))
                 r.AddError("give either --backup-point NAME or --from-checkpoints");
+            if (r.GetValue(restoreData) && r.GetValue(point) is null) r.AddError("--restore-data needs --backup-point (the backup to restore is the point's)");
+            if (r.GetValue(restoreData) && r.GetValue(dryRun)) r.AddError("--restore-data changes the tables; it cannot be a --dry-run");
         });
-        restore.SetAction((parse, ct) => RestoreAsync(io, parse.GetValue(config)!, parse.GetValue(point), parse.GetValue(dryRun), parse.GetValue(json),
-            parse.GetValue(timeout), ct));
+        restore.SetAction((parse, ct) => RestoreAsync(io, parse.GetValue(config)!, parse.GetValue(point), parse.GetValue(restoreData), parse.GetValue(dryRun),
+            parse.GetValue(json), parse.GetValue(timeout), ct));
         return restore;
     }
 
-    private static async Task<int> RestoreAsync(CliIo io, FileInfo configFile, string? point, bool dryRun, bool json, TimeSpan timeout, CancellationToken ct)
+    private static async Task<int> RestoreAsync(CliIo io, FileInfo configFile, string? point, bool restoreData, bool dryRun, bool json, TimeSpan timeout,
+        CancellationToken ct)
     {
         if (LoadOptions(io, configFile) is not { } options) return ExitCodes.Usage;
+        if (restoreData && options.Backup.Backend.Length == 0)
+        {
+            io.Error.WriteLine($"ingest: --restore-data needs a backend: {configFile} sets no Ingest:Backup:Backend ({string.Join(", ", BackupOptions.BackendNames)})");
+            return ExitCodes.Usage;
+        }
         using var logs = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning)
             .AddFilter("Ingest", json ? LogLevel.Warning : LogLevel.Information));
         var replay = new RestoreReplay(options, logs.CreateLogger("Ingest.Restore"));
         RestorePlan? plan = null;
         try
         {
+            if (restoreData)
+            {
+                var backend = BackupBackends.Create(options);
+                try
+                {
+                    var restored = await replay.RestoreDataAsync(point!, backend, timeout, ct);
+                    if (!json) io.Out.WriteLine($"restored the tables of backup point {point} ({backend.Name}): {restored.Detail}");
+                }
+                finally
+                {
+                    (backend as IDisposable)?.Dispose();
+                }
+            }
             plan = await replay.PlanAsync(point, ct);
             RestoreOutcome? outcome = null;
             if (!dryRun && plan.Problems.Count == 0) outcome = await replay.ApplyAsync(plan, timeout, ct);
@@ -135,10 +160,11 @@ internal static partial class IngestCli
         {
             return WriteRestore(io, json, e.Plan ?? plan, null, dryRun, e.Message);
         }
-        catch (Exception e) when (e is InvalidOperationException or HttpRequestException or Confluent.Kafka.KafkaException or TimeoutException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            io.Error.WriteLine($"ingest restore: {e.Message}");
-            return ExitCodes.Unreachable;
+            // ClickHouse or Kafka unreachable, a backend that failed: what the operator must fix, not a crash.
+            io.Error.WriteLine($"ingest restore: failed: {e.Message}");
+            return ExitCodes.WorkerError;
         }
     }
 

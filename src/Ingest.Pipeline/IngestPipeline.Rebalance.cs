@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using Ingest.Pipeline.Batching;
+using Ingest.Pipeline.Checkpoints;
 using Ingest.Pipeline.Control;
 using Ingest.Pipeline.Delivery;
 using Ingest.Pipeline.Kafka;
@@ -28,6 +29,11 @@ public sealed partial class IngestPipeline
         {
             var route = byRoute.Key;
             List<TopicPartition> parts = [.. byRoute];
+            if (route.Error is not null)
+            {
+                starts.AddRange(ResumeFailedRoute(route, parts));
+                continue;
+            }
             starts.AddRange(route.Checkpoints?.Resume(parts, (members, owned) => ReplayGroup(route, members, owned), _stopping)
                 ?? parts.Select(p => new TopicPartitionOffset(p, Offset.Unset)));
         }
@@ -41,6 +47,23 @@ public sealed partial class IngestPipeline
         }
         Publish();
         return starts;
+    }
+
+    /// <summary>A failed route's table refuses rows (dropped, incompatible), so a pending group cannot be replayed into it
+    /// now, and what its INSERT sent was refused, not stored. Its partitions wait (target-failed) at the pending range's
+    /// first offset instead, and are consumed again from there once an operator resumes the route.</summary>
+    private List<TopicPartitionOffset> ResumeFailedRoute(Route route, List<TopicPartition> parts)
+    {
+        if (route.Checkpoints is null) return [.. parts.Select(p => new TopicPartitionOffset(p, Offset.Unset))];
+        var pendingFrom = new Dictionary<TopicPartition, long>();
+        var starts = route.Checkpoints.Resume(parts, (members, owned) =>
+        {
+            foreach (var (partition, first, _) in ReplayIdentity.ParseMembers(members))
+            {
+                if (owned.Contains(partition)) pendingFrom[partition] = first;
+            }
+        }, _stopping);
+        return [.. starts.Select(s => pendingFrom.TryGetValue(s.TopicPartition, out var first) ? new TopicPartitionOffset(s.TopicPartition, new Offset(first)) : s)];
     }
 
     private void ReplayGroup(Route route, string members, List<TopicPartition> owned)

@@ -40,7 +40,6 @@ builder.Services.AddHealthEndpoints();
 builder.Services.AddSingleton<IngestWorker>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestWorker>());
 builder.Services.AddSingleton<IPipelineControl>(sp => sp.GetRequiredService<IngestWorker>());
-builder.Services.AddSingleton<BackupBackendFactory>();
 builder.AddAdminApi(admin);
 
 var app = builder.Build();

@@ -30,7 +30,32 @@ public sealed class BackupOptions
             errors.Add($"Ingest:Backup:Backend '{Backend}' is not one of {string.Join(", ", BackendNames)}");
         if (Timeout <= TimeSpan.Zero) errors.Add("Ingest:Backup:Timeout must be > 0");
         if (Table is { } t && t.Split('.') is not [{ Length: > 0 }, { Length: > 0 }]) errors.Add("Ingest:Backup:Table must be 'database.table'");
+        // Only the chosen backend's keys: the others' defaults may be empty.
+        switch (Backend)
+        {
+            case "freeze":
+                if (string.IsNullOrWhiteSpace(Freeze.DataPath))
+                    errors.Add("Ingest:Backup:Freeze:DataPath is required for the freeze backend (the server's data directory, its config's <path>, e.g. /var/lib/clickhouse)");
+                if (Freeze.Endpoint is { } endpoint && !IsHttpUrl(endpoint))
+                    errors.Add($"Ingest:Backup:Freeze:Endpoint must be an http(s) URL of the ClickHouse server whose data path that is, got '{endpoint}'");
+                break;
+            case "sql":
+                if (!Sql.Destination.Contains("{name}", StringComparison.Ordinal))
+                    errors.Add($"Ingest:Backup:Sql:Destination must contain {{name}} (each backup point's name), e.g. Disk('backups', '{{name}}'), got '{Sql.Destination}'");
+                break;
+            case "clickhouse-backup":
+                if (!IsHttpUrl(ClickHouseBackup.Url))
+                    errors.Add($"Ingest:Backup:ClickHouseBackup:Url must be an http(s) URL of clickhouse-backup's API (e.g. http://127.0.0.1:7171/), got '{ClickHouseBackup.Url}'");
+                break;
+            case "command":
+                if (string.IsNullOrWhiteSpace(Command.Path))
+                    errors.Add("Ingest:Backup:Command:Path is required for the command backend (the program to run)");
+                break;
+        }
     }
+
+    private static bool IsHttpUrl(string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var u) && (u.Scheme == Uri.UriSchemeHttp || u.Scheme == Uri.UriSchemeHttps);
 }
 
 /// <summary>ALTER TABLE … FREEZE on one server whose data directory this process can reach (a sidecar next to it).</summary>

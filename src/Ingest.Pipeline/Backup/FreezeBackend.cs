@@ -43,6 +43,8 @@ internal sealed class FreezeBackend
         var frozen = new List<FrozenTable>(names.Count);
         foreach (var (db, table) in names)
         {
+            // A FREEZE is short (hard links); between tables is where a cancelled backup stops.
+            ct.ThrowIfCancellationRequested();
             await client.ExecuteAsync($"ALTER TABLE {Quote(db)}.{Quote(table)} FREEZE WITH NAME '{backupName}'", ct: ct).ConfigureAwait(false);
             var dir = ShadowTable(dataPath, backupName, db, table);
             // An empty table freezes nothing and leaves no directory: that is a backup of no parts, not an error.
@@ -127,11 +129,11 @@ internal sealed class FreezeBackend
         return sb.ToString();
     }
 
-    private static string Quote(string identifier) => $"`{identifier}`";
+    internal static string Quote(string identifier) => $"`{identifier}`";
 
-    private static string ShadowRoot(string dataPath, string backupName) => Path.Combine(dataPath, "shadow", EscapeForFileName(backupName));
+    internal static string ShadowRoot(string dataPath, string backupName) => Path.Combine(dataPath, "shadow", EscapeForFileName(backupName));
 
-    private static string ShadowTable(string dataPath, string backupName, string db, string table) =>
+    internal static string ShadowTable(string dataPath, string backupName, string db, string table) =>
         Path.Combine(ShadowRoot(dataPath, backupName), "data", EscapeForFileName(db), EscapeForFileName(table));
 
     private static string RequireTableDirectory(string dataPath, string db, string table)

@@ -74,6 +74,28 @@ internal sealed class RestoreReplay(IngestOptions options, ILogger logger)
         return new RestorePlan(region.Region, region.Group, point, partitions);
     }
 
+    /// <summary>Restores the point's data tables through <paramref name="backend"/> (each must be missing or empty),
+    /// after checking that the region's group has no active member: a restore under running workers would be refused
+    /// later anyway, and by then the tables would already be changed.</summary>
+    public async Task<BackupResult> RestoreDataAsync(string pointName, IBackupBackend backend, TimeSpan timeout, CancellationToken ct)
+    {
+        using var region = RegionTables.From(options);
+        var client = await region.FirstReachableAsync(ct).ConfigureAwait(false);
+        var point = await FindPointAsync(region, client, pointName, ct).ConfigureAwait(false);
+        try
+        {
+            await new GroupOffsets(logger).EnsureNoActiveMembersAsync(options.Kafka.BootstrapServers, region.Group,
+                point.Positions.Select(p => p.Topic), timeout, options.Kafka.Properties, ct).ConfigureAwait(false);
+        }
+        catch (GroupHasActiveMembersException e)
+        {
+            throw new RestoreRefusedException($"Restore refused, nothing changed: {e.Message}", null, e);
+        }
+        var tables = point.Positions.Select(p => p.Table).Distinct(StringComparer.Ordinal).ToList();
+        logger.LogInformation("Restoring {Tables} from backup {Name} ({Backend})", string.Join(", ", tables), pointName, backend.Name);
+        return await backend.RestoreAsync(new BackupRequest(pointName, tables, point), ct).ConfigureAwait(false);
+    }
+
     /// <summary>Moves the group's committed offsets to the plan (refused while the group has active members: stop the
     /// region's workers first), then writes a committed checkpoint at the same place for every planned partition, so the
     /// workers, which resume from the checkpoints, replay from there.</summary>

@@ -151,6 +151,27 @@ internal sealed partial class GroupOffsets(ILogger? logger = null)
         return new GroupOffsetsReset(group, before, offsets.ToDictionary(o => o.Key, o => o.Value), check, sw.Elapsed);
     }
 
+    /// <summary>Throws <see cref="GroupHasActiveMembersException"/> when <paramref name="group"/> has active members,
+    /// as <see cref="ResetAsync"/> would, without changing any offset: the check a restore makes before it touches
+    /// the tables. Returns how it decided ("describe" or "probe").</summary>
+    public async Task<string> EnsureNoActiveMembersAsync(
+        string bootstrap, string group, IEnumerable<string> topics, TimeSpan? timeout = null,
+        IReadOnlyDictionary<string, string>? properties = null, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(group);
+        var sw = Stopwatch.StartNew();
+        var deadline = sw.Elapsed + (timeout ?? TimeSpan.FromSeconds(60));
+        TimeSpan Left() => deadline - sw.Elapsed is var left && left > TimeSpan.Zero ? left : throw new TimeoutException($"checking group '{group}': timed out after {sw.Elapsed.TotalSeconds:0.0} s");
+        using var admin = BuildAdmin(bootstrap, properties);
+        var names = topics.Distinct(StringComparer.Ordinal).ToList();
+        var all = Partitions(admin, names, Min(Left(), TimeSpan.FromSeconds(10)));
+        var members = await DescribeMembersAsync(admin, group, Min(Left(), TimeSpan.FromSeconds(10)), ct).ConfigureAwait(false);
+        if (members is { Count: > 0 }) throw new GroupHasActiveMembersException(group, members, members.Count, []);
+        if (members is not null) return "describe";
+        await Task.Run(() => JoinCommitLeave(bootstrap, group, names, all, new Dictionary<TopicPartition, long>(), properties, Left, ct), ct).ConfigureAwait(false);
+        return "probe";
+    }
+
     private void JoinCommitLeave(
         string bootstrap, string group, IReadOnlyList<string> topics, IReadOnlySet<TopicPartition> all,
         IReadOnlyDictionary<TopicPartition, long> offsets, IReadOnlyDictionary<string, string>? properties,
@@ -214,7 +235,7 @@ internal sealed partial class GroupOffsets(ILogger? logger = null)
             if (missing.Count > 0 || others is not null and not 0)
                 throw new GroupHasActiveMembersException(group, [], others ?? -1, missing);
 
-            consumer.Commit(offsets.Select(o => new TopicPartitionOffset(o.Key, new Offset(o.Value))));
+            if (offsets.Count > 0) consumer.Commit(offsets.Select(o => new TopicPartitionOffset(o.Key, new Offset(o.Value))));
             consumer.Close();
             closed = true;
         }

@@ -23,7 +23,7 @@ internal static class BackupPointsApi
     }
 
     private static async Task<IResult> CreateAsync(HttpRequest request, IngestOptions options, AdminSettings settings, IPipelineControl control,
-        BackupBackendFactory backends, ILoggerFactory logs)
+        ILoggerFactory logs)
     {
         var (body, bad) = await AdminApi.ReadBodyAsync(request, ControlJsonContext.Default.BackupPointRequest, Fields);
         if (bad is not null) return bad;
@@ -41,15 +41,10 @@ internal static class BackupPointsApi
                 return AdminResults.Problem(StatusCodes.Status400BadRequest, $"peer '{peer}' is not a worker admin URL (http://host:port)");
             if (url.Authority != settings.Url.Authority) peers.Add(url);
         }
-        IBackupBackend backend;
-        try
-        {
-            backend = backends.Create(options);
-        }
-        catch (InvalidOperationException e)
-        {
-            return AdminResults.Problem(StatusCodes.Status409Conflict, e.Message);
-        }
+        if (options.Backup.Backend.Length == 0)
+            return AdminResults.Problem(StatusCodes.Status409Conflict,
+                $"no backup backend configured on this worker (Ingest:Backup:Backend: {string.Join(", ", BackupOptions.BackendNames)})");
+        var backend = BackupBackends.Create(options);
         if (!await OneAtATime.WaitAsync(0)) return AdminResults.Problem(StatusCodes.Status409Conflict, "a backup point is already being taken through this worker");
         try
         {
@@ -90,13 +85,4 @@ internal static class BackupPointsApi
             return AdminResults.Problem(StatusCodes.Status503ServiceUnavailable, e.Message);
         }
     }
-}
-
-/// <summary>Builds the configured backend for each backup point (a service, so tests can give their own).</summary>
-internal class BackupBackendFactory
-{
-    public virtual IBackupBackend Create(IngestOptions options) =>
-        throw new InvalidOperationException(options.Backup.Backend.Length == 0
-            ? "no backup backend configured (Ingest:Backup:Backend: " + string.Join(", ", BackupOptions.BackendNames) + ")"
-            : $"backup backend '{options.Backup.Backend}' is not available in this build");
 }

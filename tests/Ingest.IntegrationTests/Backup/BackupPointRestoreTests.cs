@@ -54,6 +54,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
             regionA.Clear();
 
             // Restore the table from the point's backup, then replay from the point.
+            var restoring = System.Diagnostics.Stopwatch.StartNew();
             await new FreezeOn(A).RestoreAsync(new BackupRequest(s.Name, [s.TableA], new BackupPoint(s.Name, "a", "", "", "", default, null, 0, [], [])), CancellationToken.None);
             Assert.Equal(atPoint, await A.CountAsync($"SELECT count() FROM {s.TableA}"));
             var replay = new RestoreReplay(s.OptionsA, NullLogger.Instance);
@@ -64,6 +65,8 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
             output.WriteLine($"reset by {outcome.Reset.MembershipCheck} in {outcome.Reset.Elapsed.TotalSeconds:0.00} s; {outcome.CheckpointsWritten} checkpoints");
 
             regionA.AddRange(Enumerable.Range(0, workers).Select(_ => new InProcessPipeline(s.OptionsA)));
+            await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n >= total, TimeSpan.FromSeconds(90));
+            output.WriteLine($"restore to caught up: {restoring.Elapsed.TotalSeconds:0.0} s ({total - atPoint} messages replayed)");
             await AssertEqualsControlAsync(s, total);
         }
         finally
@@ -174,6 +177,90 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_backup_taken_without_a_pause_under_load_is_reconciled_to_exactly_once(bool dataFirst)
+    {
+        var s = await ScenarioAsync(partitions: 4);
+        var checkpoints = $"default.cp_{Guid.NewGuid():N}"[..24];
+        s.OptionsA.Checkpoints.Table = checkpoints;
+        var regionA = new InProcessPipeline(s.OptionsA);
+        try
+        {
+            await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n > 2_000, TimeSpan.FromSeconds(30));
+            // A nightly backup that knows nothing of Ingest: one table, then the other, while rows keep arriving.
+            var freeze = new FreezeBackend();
+            var dataPath = Path.Combine(A.Directory, "data");
+            string[] order = dataFirst ? [s.TableA, checkpoints] : [checkpoints, s.TableA];
+            await freeze.FreezeAsync(A.Client, dataPath, s.Name, [order[0]]);
+            await Task.Delay(700);
+            await freeze.FreezeAsync(A.Client, dataPath, s.Name + "-2", [order[1]]);
+
+            await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n > 6_000, TimeSpan.FromSeconds(30));
+            await A.Client.ExecuteAsync($"DROP TABLE {s.TableA}");
+            await A.Client.ExecuteAsync($"DROP TABLE {checkpoints}");
+            var total = await s.Load.StopAsync();
+            regionA.Dispose();
+
+            await Load.CreateNamedTableAsync(A, s.TableA);
+            await A.Client.ExecuteAsync(Pipeline.Checkpoints.CheckpointStore.CreateStatement(checkpoints, null, replicated: true));
+            await freeze.RestoreAsync(A.Client, dataPath, dataFirst ? s.Name : s.Name + "-2", s.TableA);
+            await freeze.RestoreAsync(A.Client, dataPath, dataFirst ? s.Name + "-2" : s.Name, checkpoints);
+
+            var replay = new RestoreReplay(s.OptionsA, NullLogger.Instance);
+            var plan = await replay.PlanAsync(null, CancellationToken.None);
+            foreach (var p in plan.Partitions) output.WriteLine($"{p.Name}: checkpoint {p.Checkpoint}, data {p.Data?.Next}, {p.Action}{(p.Problem is null ? "" : " PROBLEM " + p.Problem)}");
+            Assert.Empty(plan.Problems);
+            Assert.Equal(4, plan.Partitions.Count);
+            // The tables were copied at different moments: the data, not the checkpoint, says where each partition ends.
+            Assert.All(plan.Partitions, p => Assert.Equal(p.Data?.Next, p.Resume));
+            Assert.Contains(plan.Partitions, p => p.Checkpoint != p.Resume);
+            Assert.All(plan.Partitions, p => Assert.True(dataFirst ? p.Checkpoint >= p.Resume : p.Checkpoint <= p.Resume, $"{p.Name}: checkpoint {p.Checkpoint}, data {p.Resume}"));
+            await replay.ApplyAsync(plan, TimeSpan.FromSeconds(60), CancellationToken.None);
+
+            regionA = new InProcessPipeline(s.OptionsA);
+            await AssertEqualsControlAsync(s, total);
+        }
+        finally
+        {
+            regionA.Dispose();
+            s.Control.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task A_server_killed_mid_backup_fails_the_point_resumes_ingest_and_nothing_is_lost()
+    {
+        var s = await ScenarioAsync(partitions: 3);
+        var regionA = new InProcessPipeline(s.OptionsA);
+        try
+        {
+            await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n > 1_000, TimeSpan.FromSeconds(30));
+            using var region = RegionTables.From(s.OptionsA);
+            var report = await new BackupCoordinator([new LocalParticipant("a-0", regionA.Control)], new KillsServerThenFreezes(A), BackupCoordinator.Steps.On(region), NullLogger.Instance)
+                .CreateAsync(s.Name, CancellationToken.None);
+            output.WriteLine($"{report.Status}: {report.Error}");
+            Assert.Equal("failed", report.Status);
+            Assert.Empty(report.StillPaused);
+            Assert.All(regionA.Control.Status.Partitions, p => Assert.DoesNotContain("backup", p.PausedBy));
+
+            // The server comes back; the worker, which kept retrying, delivers everything once.
+            await A.StartAsync();
+            var total = await s.Load.StopAsync();
+            await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n >= total, TimeSpan.FromSeconds(90));
+            await Task.Delay(1_000);
+            Assert.Equal(total, await A.CountAsync($"SELECT count() FROM {s.TableA}"));
+            Assert.Equal(total, await A.CountAsync($"SELECT uniqExact(_partition, _offset) FROM {s.TableA}"));
+        }
+        finally
+        {
+            if (!A.IsRunning) await A.StartAsync();
+            regionA.Dispose();
+            s.Control.Dispose();
+        }
+    }
+
     private sealed record Scenario(string Topic, string Name, string TableA, string TableB, IngestOptions OptionsA, InProcessPipeline Control, SteadyProducer Load);
 
     /// <summary>A topic under steady load, region a's table and options, and region b's never-failed pipeline (the
@@ -228,6 +315,21 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
             }
             return new BackupResult("restored");
         }
+    }
+
+    /// <summary>The server dies as the backup starts (kill -9), so the FREEZE that follows cannot reach it.</summary>
+    private sealed class KillsServerThenFreezes(ClickHouseServer node) : IBackupBackend
+    {
+        public string Name => "freeze";
+
+        public async Task<BackupResult> BackupAsync(BackupRequest request, CancellationToken ct)
+        {
+            node.Kill();
+            await new FreezeBackend().FreezeAsync(node.Client, Path.Combine(node.Directory, "data"), request.Name, request.Tables, ct);
+            return new BackupResult("froze a dead server?");
+        }
+
+        public Task<BackupResult> RestoreAsync(BackupRequest request, CancellationToken ct) => throw new NotSupportedException();
     }
 
     private sealed class Hangs : IBackupBackend

@@ -114,6 +114,39 @@ public sealed class RouteTests(IndependentStack fixture, ITestOutputHelper outpu
     }
 
     [Fact]
+    public async Task A_failed_route_survives_a_rebalance_and_resumes_once_from_its_committed_offsets()
+    {
+        var topic = StackFixture.NewTopic("rbf");
+        _stack.Kafka!.CreateTopic(topic, 2);
+        var table = await Load.CreateTableAsync(Node, "rbf");
+        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 100, tickMs: 50);
+        using var pipeline = new InProcessPipeline(Load.Options(_stack.KafkaBootstrap, Node, topic, table));
+        await Poll.UntilAsync(() => Node.CountAsync($"SELECT count() FROM {table}"), n => n > 500, TimeSpan.FromSeconds(30));
+        await Node.Client.ExecuteAsync($"DROP TABLE {table}");
+        var failed = await Poll.UntilAsync(() => Task.FromResult(pipeline.Control.Status), s => s.Routes.Any(r => r.Error is not null), TimeSpan.FromSeconds(30));
+        await Task.Delay(500); // the refused group's pending checkpoint is written before its INSERT
+
+        // Another member joins and leaves (what a restore's probe does): the partitions are revoked and assigned again,
+        // with a pending checkpoint whose table is gone. The worker must keep waiting, not fail replaying into it.
+        var probe = await Assert.ThrowsAsync<Pipeline.Kafka.GroupHasActiveMembersException>(() =>
+            new Pipeline.Kafka.GroupOffsets().EnsureNoActiveMembersAsync(_stack.KafkaBootstrap, $"{topic}.a", [topic]));
+        output.WriteLine(probe.Message);
+        await Poll.UntilAsync(() => Task.FromResult(pipeline.Control.Status), s => s.Partitions.Count == 2, TimeSpan.FromSeconds(30));
+        Assert.True(pipeline.IsRunning, $"the worker failed: {pipeline.Error}");
+        Assert.All(pipeline.Control.Status.Partitions, p => Assert.Contains("target-failed", p.PausedBy));
+        var committed = failed.Partitions.Sum(p => p.Committed ?? 0);
+
+        await Load.CreateNamedTableAsync(Node, table);
+        await pipeline.Control.ResumeAsync(new PartitionSelector(topic), PauseReasons.TargetFailed, CancellationToken.None);
+        var total = await load.StopAsync();
+        await Poll.UntilAsync(() => Node.CountAsync($"SELECT count() FROM {table}"), n => n >= total - committed, TimeSpan.FromSeconds(60));
+        await Task.Delay(1_000);
+        pipeline.Stop();
+        Assert.Equal(total - committed, await Node.CountAsync($"SELECT count() FROM {table}"));
+        Assert.Equal(total - committed, await Node.CountAsync($"SELECT uniqExact(_partition, _offset) FROM {table}"));
+    }
+
+    [Fact]
     public async Task Two_workers_with_static_instance_ids_share_the_partitions()
     {
         var topic = StackFixture.NewTopic("static");
