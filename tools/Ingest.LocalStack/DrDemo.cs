@@ -94,18 +94,12 @@ internal static class DrDemo
 
             progress.Phase = "restore";
             var restoreClock = Stopwatch.StartNew();
-            var help = await RunCliAsync(progress, stack.Directory, "restore-help", ["restore", "--help"], ct, show: false);
-            var restoreData = help.Output.Contains("--restore-data", StringComparison.Ordinal);
-            if (!restoreData)
-            {
-                // This build of ingest restore cannot restore the data itself: do what --restore-data would, by hand.
-                progress.Say($"demo: (this ingest restore has no --restore-data) restoring {Table} on a1 from FREEZE backup '{Point}' by hand: CREATE TABLE, copy the parts, ATTACH PART");
-                var parts = await RestoreFrozenAsync(a1, ct);
-                progress.Say($"demo: attached {parts} part(s)");
-            }
-            progress.Say("demo: the operator restores region a from the backup point, with region a's worker configuration:");
-            string[] restoreArgs = ["restore", "--config", configA, "--backup-point", Point, .. restoreData ? ["--restore-data"] : Array.Empty<string>(), "--json"];
-            var restore = await RunCliAsync(progress, stack.Directory, "restore", restoreArgs, ct);
+            progress.Say("demo: the operator restores region a from the backup point (its table from the FREEZE backup, then its group and " +
+                "checkpoints rewound to the point), with region a's worker configuration:");
+            // --restore-data: the point's tables come back through the configured backend (Ingest:Backup, FREEZE on a1)
+            // before the replay is planned against them.
+            var restore = await RunCliAsync(progress, stack.Directory, "restore",
+                ["restore", "--config", configA, "--backup-point", Point, "--restore-data", "--json"], ct);
             if (restore.Code != 0 || ParseJson(restore.Output) is not { } restoreReport)
                 return Failed(progress, $"ingest restore exited with {restore.Code}: {Problem(restore.Output)}", workerB);
             ShowRestore(progress, restoreReport);
@@ -113,9 +107,8 @@ internal static class DrDemo
 
             progress.Phase = "replay";
             await workerA.DisposeAsync();
-            progress.Say($"demo: the operator starts region a's worker again: it replays from the point ({restored:N0} rows restored), then follows the live load");
+            progress.Say($"demo: the operator starts region a's worker again: it replays from the point ({restored:N0} rows restored) while the load goes on");
             workerA = await WorkerProcess.StartAsync(settingsA, Path.Combine(stack.Directory, "worker-a-restarted.log"), ct);
-            await Task.Delay(TimeSpan.FromSeconds(3), ct);
             var produced = await load.StopAsync();
             progress.Phase = "catching up";
             progress.Say($"demo: producer stopped at {produced:N0} messages; waiting for both regions to hold every one");
@@ -195,36 +188,6 @@ internal static class DrDemo
             "SETTINGS replicated_deduplication_window = 1000", ct: ct);
     }
 
-    /// <summary>What <c>ingest restore --restore-data</c> does with the FREEZE backend: the table recreated, the parts
-    /// the backup point froze under <c>shadow/</c> copied into its <c>detached/</c> and attached.</summary>
-    private static async Task<int> RestoreFrozenAsync(ClickHouseServer node, CancellationToken ct)
-    {
-        var data = Path.Combine(node.Directory, "data");
-        var source = Path.Combine(data, "shadow", EscapeForFileName(Point), "data", "demo", "events");
-        if (!Directory.Exists(source)) throw new InvalidOperationException($"the backup point's FREEZE left no parts of {Table} ({source} is missing)");
-        await CreateTableAsync(node, ct);
-        var detached = Path.Combine(data, "data", "demo", "events", "detached");
-        Directory.CreateDirectory(detached);
-        var parts = Directory.GetDirectories(source).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
-        foreach (var part in parts)
-        {
-            CopyDirectory(Path.Combine(source, part), Path.Combine(detached, part));
-            await node.Client.ExecuteAsync($"ALTER TABLE {Table} ATTACH PART '{part}'", ct: ct);
-        }
-        return parts.Count;
-
-        static void CopyDirectory(string from, string to)
-        {
-            Directory.CreateDirectory(to);
-            foreach (var file in Directory.GetFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
-            foreach (var sub in Directory.GetDirectories(from)) CopyDirectory(sub, Path.Combine(to, Path.GetFileName(sub)));
-        }
-    }
-
-    /// <summary>ClickHouse's escapeForFileName, which names the FREEZE directory ('before-drop' is before%2Ddrop).</summary>
-    private static string EscapeForFileName(string name) =>
-        string.Concat(System.Text.Encoding.UTF8.GetBytes(name).Select(b => char.IsAsciiLetterOrDigit((char)b) || b == '_' ? ((char)b).ToString() : $"%{b:X2}"));
-
     /// <summary>The worker's settings as the JSON file an operator keeps (section "Ingest"), for <c>ingest restore --config</c>.</summary>
     private static string ConfigJson(IReadOnlyDictionary<string, string> settings)
     {
@@ -251,10 +214,10 @@ internal static class DrDemo
         }
     }
 
-    /// <summary>Runs the real <c>ingest</c> CLI as an operator would, its command line shown (unless
-    /// <paramref name="show"/> is false); the output is kept in the stack's directory too.</summary>
+    /// <summary>Runs the real <c>ingest</c> CLI as an operator would, its command line shown; the output is kept in the
+    /// stack's directory too.</summary>
     private static async Task<(int Code, string Output)> RunCliAsync(Progress progress, string directory, string name, string[] args,
-        CancellationToken ct, bool show = true)
+        CancellationToken ct)
     {
         // Shown as typed from the repository's root; run from the stack's directory, like every process the demo
         // starts, so that a leak check finds it there.
@@ -262,7 +225,7 @@ internal static class DrDemo
         var path = Path.Combine(RepoPaths.Root, dll);
         if (!File.Exists(path))
             throw new InvalidOperationException($"the ingest CLI is not built: {path} is missing (dotnet build -c {RepoPaths.Configuration})");
-        if (show) progress.Say($"  $ dotnet {dll} {string.Join(' ', args)}");
+        progress.Say($"  $ dotnet {dll} {string.Join(' ', args)}");
         var log = Path.Combine(directory, $"ingest-{name}.log");
         var process = ChildProcesses.Start("dotnet", [path, .. args], log);
         try
