@@ -199,7 +199,7 @@ internal static class DrDemo
             foreach (var name in path[..^1]) node = (node[name] ??= new JsonObject()).AsObject();
             node[path[^1]] = value is "true" or "false" ? JsonValue.Create(value == "true") : JsonValue.Create(value);
         }
-        return WithArrays(root)!.ToJsonString(Indented);
+        return WithArrays(root)!.ToJsonString(Indented) + "\n";
 
         // Keys 0..n-1 (Topics:0, Endpoints:0) are a list in configuration: written as a JSON array, as an operator would.
         static JsonNode? WithArrays(JsonNode? node)
