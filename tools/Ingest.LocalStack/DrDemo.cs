@@ -32,6 +32,20 @@ internal static class DrDemo
 
     public static async Task<int> RunAsync(CancellationToken ct)
     {
+        try
+        {
+            return await RunStoryAsync(ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The stack did not start (a service missing or failing): its message names which, with its log.
+            Console.Error.WriteLine($"demo: FAILED — {e.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task<int> RunStoryAsync(CancellationToken ct)
+    {
         var total = Stopwatch.StartNew();
         var progress = new Progress(total);
         progress.Say("demo: starting mock Kafka (3 brokers) and two regions, each its own ZooKeeper and ClickHouse 18.16 (a1, b1) ...");
@@ -101,7 +115,7 @@ internal static class DrDemo
             var restore = await RunCliAsync(progress, stack.Directory, "restore",
                 ["restore", "--config", configA, "--backup-point", Point, "--restore-data", "--json"], ct);
             if (restore.Code != 0 || ParseJson(restore.Output) is not { } restoreReport)
-                return Failed(progress, $"ingest restore exited with {restore.Code}: {Problem(restore.Output)}", workerB);
+                return Failed(progress, $"ingest restore exited with {restore.Code}: {Problem(restore.Output)}", workerA, workerB);
             ShowRestore(progress, restoreReport);
             var restored = await CountAsync(a1, ct);
 
