@@ -27,7 +27,7 @@ internal sealed class AdminServer(WebApplication app, FakePipelineControl contro
 
     public LogLines Log => log;
 
-    public static async Task<AdminServer> StartAsync(FakePipelineControl? control = null, string? token = Token)
+    public static async Task<AdminServer> StartAsync(FakePipelineControl? control = null, string? token = Token, Pipeline.IngestOptions? options = null)
     {
         control ??= new FakePipelineControl();
         var (adminPort, otherPort) = (FreePort(), FreePort());
@@ -42,6 +42,7 @@ internal sealed class AdminServer(WebApplication app, FakePipelineControl contro
         builder.Logging.ClearProviders().AddProvider(log);
         builder.AddAdminApi(AdminSettings.Load(builder.Configuration));
         builder.Services.AddSingleton<IPipelineControl>(control);
+        builder.Services.AddSingleton(options ?? new Pipeline.IngestOptions { Region = "a" });
         var app = builder.Build();
         app.MapAdminApi();
         app.MapGet("/health/live", () => "ok");

@@ -67,17 +67,20 @@ internal sealed class BackupCoordinator(
     /// <param name="Tables">The tables the backup holds (data, checkpoints, backup points).</param>
     /// <param name="Region">The region the point is taken of.</param>
     /// <param name="Group">The region's consumer group.</param>
+    /// <param name="Partitions">Every partition of the region's named topics (from Kafka): each must be reported by a
+    /// worker, or the point would not cover it.</param>
     internal sealed record Steps(
         Func<string, CancellationToken, Task<BackupPoint?>> Find,
         Func<BackupPoint, CancellationToken, Task> Record,
         Func<IReadOnlyList<string>, CancellationToken, Task> SyncReplicas,
         IReadOnlyList<string> Tables,
         string Region,
-        string Group)
+        string Group,
+        Func<CancellationToken, Task<IReadOnlyList<(string Topic, int Partition)>>>? Partitions = null)
     {
         /// <summary>The steps on the region's ClickHouse: the point found in the first backup-point table that has it,
         /// recorded in all of them (created when missing), replicas synced on every endpoint.</summary>
-        public static Steps On(RegionTables region)
+        public static Steps On(RegionTables region, IngestOptions? options = null)
         {
             var ensured = false;
             return new Steps(
@@ -106,7 +109,8 @@ internal sealed class BackupCoordinator(
                 async (tables, ct) => await region.SyncReplicasAsync(tables, ct).ConfigureAwait(false),
                 region.All,
                 region.Region,
-                region.Group);
+                region.Group,
+                options is null ? null : ct => Task.Run(() => TopicPartitions(options), ct));
         }
     }
 
@@ -150,6 +154,14 @@ internal sealed class BackupCoordinator(
             })).ConfigureAwait(false);
             var flushed = await Task.WhenAll(workers.Select(w => w.FlushAsync(FlushTimeout, ct))).ConfigureAwait(false);
             point = point with { Positions = Merge(workers, flushed) };
+            if (steps.Partitions is not null)
+            {
+                var reported = point.Positions.Select(p => (p.Topic, p.Partition)).ToHashSet();
+                var missing = (await steps.Partitions(ct).ConfigureAwait(false)).Where(p => !reported.Contains(p)).ToList();
+                if (missing.Count > 0)
+                    throw new InvalidOperationException($"{string.Join(' ', missing.Take(20).Select(p => $"{p.Topic}[{p.Partition}]"))}{(missing.Count > 20 ? $" and {missing.Count - 20} more" : "")} " +
+                        "were reported by none of the given workers (assigned to a worker not given, or to none during a rebalance): give every worker of the region and take the point again");
+            }
             await steps.Record(point, ct).ConfigureAwait(false);
             logger.LogInformation("Backup point {Name}: {Workers} worker(s) paused and flushed, {Partitions} partition(s) recorded after {Ms} ms",
                 name, workers.Count, point.Positions.Count, paused.ElapsedMilliseconds);
@@ -198,6 +210,26 @@ internal sealed class BackupCoordinator(
         logger.Log(failure is null ? LogLevel.Information : LogLevel.Error, "Backup point {Name} {Status}: paused {PauseMs} ms{Detail}",
             name, point.Status, point.PauseMs, failure is null ? $", {detail}" : $": {point.Error}");
         return Report(point, detail, stillPaused);
+    }
+
+    /// <summary>The partitions of every topic the routes name (patterns cannot be listed ahead; their topics are covered
+    /// by what the workers report).</summary>
+    private static IReadOnlyList<(string Topic, int Partition)> TopicPartitions(IngestOptions options)
+    {
+        var topics = options.EffectiveRoutes().SelectMany(r => r.Topics).Distinct(StringComparer.Ordinal).ToList();
+        if (topics.Count == 0) return [];
+        var config = new Confluent.Kafka.AdminClientConfig();
+        foreach (var (k, v) in options.Kafka.Properties) config.Set(k, v);
+        config.BootstrapServers = options.Kafka.BootstrapServers;
+        using var admin = new Confluent.Kafka.AdminClientBuilder(config).SetLogHandler((_, _) => { }).Build();
+        var result = new List<(string, int)>();
+        foreach (var topic in topics)
+        {
+            var meta = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics.SingleOrDefault(t => t.Topic == topic);
+            if (meta is null || meta.Error.IsError) throw new InvalidOperationException($"topic '{topic}' not found in Kafka ({meta?.Error.Reason ?? "no metadata"})");
+            result.AddRange(meta.Partitions.Select(p => (topic, p.PartitionId)));
+        }
+        return result;
     }
 
     public static BackupPointReport Report(BackupPoint point, string? detail = null, IReadOnlyList<string>? stillPaused = null) => new(

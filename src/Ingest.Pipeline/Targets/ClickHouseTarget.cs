@@ -13,8 +13,11 @@ namespace Ingest.Pipeline.Targets;
 /// batches, retrying what is worth retrying (on the next endpoint) until the server acknowledges.</summary>
 internal sealed class ClickHouseTarget : IInsertTarget
 {
-    /// <summary>"Table is in readonly mode": the replica lost its Keeper session.</summary>
-    private const int ReadOnlyCode = 242;
+    /// <summary>The table cannot take writes until its Keeper answers again. Measured on 18.16 with the Keeper frozen
+    /// (SIGSTOP): the first INSERT waits ~2 s and fails with 999 ("Cannot allocate block number in ZooKeeper:
+    /// Coordination::Exception"), every later one at once with 242 ("Table is in readonly mode") until ~5 s after the
+    /// Keeper is back. 225 (NO_ZOOKEEPER): the server has no Keeper session at all.</summary>
+    private static bool IsReadOnly(int code) => code is 242 or 999 or 225;
 
     private readonly ClickHouseOptions _options;
     private readonly ILogger _logger;
@@ -174,7 +177,7 @@ internal sealed class ClickHouseTarget : IInsertTarget
         catch (Exception e)
         {
             var server = e as ClickHouseServerException;
-            if (server?.Code == ReadOnlyCode) _readOnly = true;
+            if (server is not null && IsReadOnly(server.Code)) _readOnly = true;
             // A server that answered with an error is reachable; one that did not answer is not.
             Volatile.Write(ref _endpoints[i], _endpoints[i] with { Reachable = server is not null, LastError = e.Message, CheckedAt = DateTimeOffset.UtcNow });
             _metrics.InsertFailed(_options.Table, ClickHouseErrors.MetricCode(e));

@@ -44,14 +44,14 @@ internal static class BackupPointsApi
         if (options.Backup.Backend.Length == 0)
             return AdminResults.Problem(StatusCodes.Status409Conflict,
                 $"no backup backend configured on this worker (Ingest:Backup:Backend: {string.Join(", ", BackupOptions.BackendNames)})");
-        var backend = BackupBackends.Create(options);
         if (!await OneAtATime.WaitAsync(0)) return AdminResults.Problem(StatusCodes.Status409Conflict, "a backup point is already being taken through this worker");
+        var backend = BackupBackends.Create(options);
         try
         {
             using var region = RegionTables.From(options);
             var authorization = AuthenticationHeaderValue.Parse(request.Headers.Authorization.ToString());
             List<IBackupParticipant> workers = [new LocalParticipant(settings.Url.ToString().TrimEnd('/'), control), .. peers.Select(p => new PeerWorker(Peers, p, authorization))];
-            var coordinator = new BackupCoordinator(workers, backend, BackupCoordinator.Steps.On(region), logs.CreateLogger("Ingest.Backup"))
+            var coordinator = new BackupCoordinator(workers, backend, BackupCoordinator.Steps.On(region, options), logs.CreateLogger("Ingest.Backup"))
             {
                 BackupTimeout = timeout,
             };

@@ -32,7 +32,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
 
             using var region = RegionTables.From(s.OptionsA);
             var participants = regionA.Select((p, i) => (IBackupParticipant)new LocalParticipant($"a-{i}", p.Control)).ToList();
-            var coordinator = new BackupCoordinator(participants, new FreezeOn(A), BackupCoordinator.Steps.On(region), NullLogger.Instance);
+            var coordinator = new BackupCoordinator(participants, new FreezeOn(A), BackupCoordinator.Steps.On(region, s.OptionsA), NullLogger.Instance);
             var point = await coordinator.CreateAsync(s.Name, CancellationToken.None);
             output.WriteLine($"point {point.Name}: {point.Status}, paused {point.PauseMs} ms, {point.Detail}; {string.Join(' ', point.Positions.Select(p => $"{p.Partition}@{p.Committed}"))}");
             Assert.Equal("finished", point.Status);
@@ -85,7 +85,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
         {
             await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n > 1_000, TimeSpan.FromSeconds(30));
             using var region = RegionTables.From(s.OptionsA);
-            var point = await new BackupCoordinator([new LocalParticipant("a-0", regionA.Control)], new FreezeOn(A), BackupCoordinator.Steps.On(region), NullLogger.Instance)
+            var point = await new BackupCoordinator([new LocalParticipant("a-0", regionA.Control)], new FreezeOn(A), BackupCoordinator.Steps.On(region, s.OptionsA), NullLogger.Instance)
                 .CreateAsync(s.Name, CancellationToken.None);
             Assert.Equal("finished", point.Status);
             var replay = new RestoreReplay(s.OptionsA, NullLogger.Instance);
@@ -144,7 +144,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
             var participants = new IBackupParticipant[] { new LocalParticipant("a-0", regionA.Control) };
 
             // FREEZE with a data path that is not the server's: the backend refuses, the point is recorded failed.
-            var failing = await new BackupCoordinator(participants, new FreezeOn(A, dataPath: A.Directory), BackupCoordinator.Steps.On(region), NullLogger.Instance)
+            var failing = await new BackupCoordinator(participants, new FreezeOn(A, dataPath: A.Directory), BackupCoordinator.Steps.On(region, s.OptionsA), NullLogger.Instance)
                 .CreateAsync(s.Name, CancellationToken.None);
             output.WriteLine($"{failing.Status}: {failing.Error}");
             Assert.Equal("failed", failing.Status);
@@ -154,7 +154,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
             Assert.Equal("failed", (await new BackupPointStore(A.Client, "default.ingest_backup_points").FindAsync("a", s.OptionsA.Kafka.Group + ".a", s.Name, CancellationToken.None))?.Status);
 
             // A backend that never returns: aborted at the deadline, ingest resumed.
-            var hanging = await new BackupCoordinator(participants, new Hangs(), BackupCoordinator.Steps.On(region), NullLogger.Instance) { BackupTimeout = TimeSpan.FromSeconds(2) }
+            var hanging = await new BackupCoordinator(participants, new Hangs(), BackupCoordinator.Steps.On(region, s.OptionsA), NullLogger.Instance) { BackupTimeout = TimeSpan.FromSeconds(2) }
                 .CreateAsync(s.Name + "-2", CancellationToken.None);
             Assert.Equal("failed", hanging.Status);
             Assert.Contains("did not finish within 2s", hanging.Error);
@@ -163,7 +163,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
 
             // A name taken is refused before anything pauses.
             await Assert.ThrowsAsync<BackupPointRefusedException>(() =>
-                new BackupCoordinator(participants, new Hangs(), BackupCoordinator.Steps.On(region), NullLogger.Instance).CreateAsync(s.Name, CancellationToken.None));
+                new BackupCoordinator(participants, new Hangs(), BackupCoordinator.Steps.On(region, s.OptionsA), NullLogger.Instance).CreateAsync(s.Name, CancellationToken.None));
 
             var total = await s.Load.StopAsync();
             await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n >= total, TimeSpan.FromSeconds(60));
@@ -238,7 +238,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
         {
             await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n > 1_000, TimeSpan.FromSeconds(30));
             using var region = RegionTables.From(s.OptionsA);
-            var report = await new BackupCoordinator([new LocalParticipant("a-0", regionA.Control)], new KillsServerThenFreezes(A), BackupCoordinator.Steps.On(region), NullLogger.Instance)
+            var report = await new BackupCoordinator([new LocalParticipant("a-0", regionA.Control)], new KillsServerThenFreezes(A), BackupCoordinator.Steps.On(region, s.OptionsA), NullLogger.Instance)
                 .CreateAsync(s.Name, CancellationToken.None);
             output.WriteLine($"{report.Status}: {report.Error}");
             Assert.Equal("failed", report.Status);

@@ -51,6 +51,17 @@ public sealed class BackupCoordinatorTests
     }
 
     [Fact]
+    public async Task A_partition_no_given_worker_reports_fails_the_point_naming_it()
+    {
+        var steps = new RecordedSteps { Kafka = [("t", 0), ("t", 1), ("t", 2)] };
+        var worker = new Worker("w1", ("t", 0, 10), ("t", 2, 30));
+        var report = await Coordinator([worker], new Backend(), steps).CreateAsync("p1", CancellationToken.None);
+        Assert.Equal("failed", report.Status);
+        Assert.Contains("t[1] were reported by none of the given workers", report.Error);
+        Assert.Equal("resume", worker.Calls[^1]);
+    }
+
+    [Fact]
     public async Task A_worker_that_cannot_be_resumed_is_named_and_the_others_are_resumed()
     {
         var (one, two) = (new Worker("w1", ("t", 0, 10)) { FailResume = true }, new Worker("w2", ("t", 1, 5)));
@@ -145,6 +156,8 @@ public sealed class BackupCoordinatorTests
 
         public IReadOnlyList<string> Tables { get; } = ["db.t", "db.ingest_checkpoints", "db.ingest_backup_points"];
 
+        public IReadOnlyList<(string, int)>? Kafka { get; init; }
+
         public BackupCoordinator.Steps Steps => new(
             (_, _) => Task.FromResult<BackupPoint?>(null),
             (p, _) =>
@@ -157,6 +170,6 @@ public sealed class BackupCoordinatorTests
                 Synced = tables;
                 return Task.CompletedTask;
             },
-            Tables, "a", "g.a");
+            Tables, "a", "g.a", Kafka is null ? null : _ => Task.FromResult(Kafka));
     }
 }

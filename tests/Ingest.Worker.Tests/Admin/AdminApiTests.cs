@@ -26,7 +26,7 @@ public sealed class AdminApiTests : IAsyncLifetime
     [InlineData("Bearer")]
     public async Task Every_endpoint_answers_401_without_the_right_bearer_token(string? authorization)
     {
-        foreach (var (method, path) in new[] { ("GET", "status"), ("POST", "pause"), ("POST", "resume"), ("POST", "flush") })
+        foreach (var (method, path) in new[] { ("GET", "status"), ("POST", "pause"), ("POST", "resume"), ("POST", "flush"), ("POST", "backup-points"), ("GET", "backup-points") })
         {
             using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(_server.Url, path));
             if (authorization is not null) request.Headers.TryAddWithoutValidation("Authorization", authorization);
@@ -188,6 +188,29 @@ public sealed class AdminApiTests : IAsyncLifetime
     {
         using var response = await SendAsync(HttpMethod.Post, "pause", $$"""{"topic": "{{new string('x', 70_000)}}"}""");
         await ProblemAsync(response, 413);
+        Assert.Empty(_server.Control.Calls);
+    }
+
+    [Theory]
+    [InlineData("", "name is required")]
+    [InlineData("{}", "name is required")]
+    [InlineData("""{"name": "p", "peers": ["ftp://x"]}""", "peer 'ftp://x' is not a worker admin URL")]
+    [InlineData("""{"name": "p", "timeout": "soon"}""", "timeout 'soon' is not a duration")]
+    [InlineData("""{"name": "p", "peer": ["http://x"]}""", "unknown field 'peer'")]
+    public async Task A_backup_point_request_that_is_wrong_is_refused_naming_what_and_nothing_pauses(string body, string detail)
+    {
+        using var response = await SendAsync(HttpMethod.Post, "backup-points", body);
+        var problem = await ProblemAsync(response, 400);
+        Assert.Contains(detail, problem.Detail, StringComparison.Ordinal);
+        Assert.Empty(_server.Control.Calls);
+    }
+
+    [Fact]
+    public async Task A_backup_point_on_a_worker_without_a_backend_is_refused_naming_the_setting()
+    {
+        using var response = await SendAsync(HttpMethod.Post, "backup-points", """{"name": "p"}""");
+        var problem = await ProblemAsync(response, 409);
+        Assert.Contains("Ingest:Backup:Backend", problem.Detail, StringComparison.Ordinal);
         Assert.Empty(_server.Control.Calls);
     }
 

@@ -21,8 +21,8 @@ public sealed partial class ClickHouseServerException : Exception
     /// <summary>Errors worth retrying with the same data: the server, its Keeper or the network was the problem,
     /// not the request. 159 timeout, 164 readonly setting, 202 too many simultaneous queries, 209/210 socket,
     /// 242 table read-only (Keeper lost), 252 too many parts, 285/286 quorum, 319 unknown insert status,
-    /// 425 system error, 999 Keeper exception.</summary>
-    public bool IsRetryable => Code is 159 or 202 or 209 or 210 or 242 or 252 or 285 or 286 or 319 or 425 or 999
+    /// 425 system error, 999 Keeper exception, 225 no Keeper session.</summary>
+    public bool IsRetryable => Code is 159 or 202 or 209 or 210 or 225 or 242 or 252 or 285 or 286 or 319 or 425 or 999
         || (Code == 0 && (int)Status >= 500);
 
     /// <summary>Parses both forms: 18.16 "Code: 60, e.displayText() = DB::Exception: ..." and modern
