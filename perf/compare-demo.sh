@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# End-to-end before/after in one go: builds Release once, then runs the demo (mock Kafka, the real worker process,
-# ClickHouse 18.16, all on this machine) back to back with the old path (--format JSONEachRow: ClickHouse parses
-# the JSON) and the new one (--format Native: the worker decodes into columns), same message count, and prints
-# both summaries with the load average before each run, and where the CPU went during each run: seconds of CPU
-# used by the demo process (the producer and the in-process mock Kafka brokers), the worker and ClickHouse
-# (sampled from /proc every 0.2 s), and how busy the whole machine was (/proc/stat; includes anything else running).
+# End-to-end before/after in one go: builds Release once, then runs the demo's throughput run (demo --throughput:
+# mock Kafka, the real worker process, ClickHouse 18.16, all on this machine) back to back with the old path
+# (--format JSONEachRow: ClickHouse parses the JSON) and the new one (--format Native: the worker decodes into
+# columns), same message count, and prints both summaries with the load average before each run, and where the CPU
+# went during each run: seconds of CPU used by the demo process (the producer and the in-process mock Kafka
+# brokers), the worker and ClickHouse (sampled from /proc every 0.2 s), and how busy the whole machine was
+# (/proc/stat; includes anything else running).
 #   perf/compare-demo.sh [--messages N] [--partitions P] [--repeat R] [--native-first] [--checkpoints]
 # --checkpoints compares Native with offset checkpoints off (at-least-once) and on (exactly-once) instead.
 # Defaults: 2,000,000 messages over 64 partitions (~4.1 MB per partition, under the mock's 5 MiB), 1 round,
@@ -48,7 +49,7 @@ run_demo() {
   local variant=$1 log=$2 format=${1%%:*} checkpoints=on
   [[ $variant == *:* ]] && checkpoints=${variant##*:}
   read -r busy0 total0 < <(machine)
-  timeout 900 dotnet "$demo" demo --messages "$messages" --partitions "$partitions" --format "$format" --checkpoints "$checkpoints" >"$log" 2>&1 &
+  timeout 900 dotnet "$demo" demo --throughput --messages "$messages" --partitions "$partitions" --format "$format" --checkpoints "$checkpoints" >"$log" 2>&1 &
   local launcher=$! demo_pid="" demo_t=0
   # Last CPU reading of every child (the worker, each ClickHouse server, each ZooKeeper), by pid.
   declare -A child_ticks=() child_kind=()

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The demo: real mock Kafka + ClickHouse 18.16, the real worker process, sample events, a live progress line,
-# and a summary; exits non-zero unless every produced message is exactly one row.
-#   scripts/demo.sh [--messages N] [--partitions P]
+# The demo, a disaster-recovery story on real services (mock Kafka, ZooKeeper 3.8, ClickHouse 18.16) and the real
+# worker and ingest CLI: regions a and b dual-ingest one topic under steady load; region a takes a backup point, its
+# table is dropped, `ingest restore` restores it and its worker replays from the point. Exits non-zero unless region a
+# ends equal to region b row for row, with every produced message exactly one row in each. About two minutes.
+#   scripts/demo.sh
+# The throughput run (one region, one worker, N events as fast as they go; exits non-zero unless exactly-once):
+#   scripts/demo.sh --throughput [--messages N] [--partitions P] [--format Native|JSONEachRow] [--checkpoints on|off]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

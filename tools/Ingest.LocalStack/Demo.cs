@@ -6,7 +6,7 @@ using Ingest.LocalStack.Prometheus;
 
 namespace Ingest.LocalStack;
 
-/// <summary>The README's first command: a real stack, the real worker process, sample events, a live progress line,
+/// <summary>The throughput run (`demo --throughput`): a real stack, the real worker process, sample events, a live progress line,
 /// and a summary that fails (exit 1) unless every produced message is exactly one row.</summary>
 internal static class Demo
 {

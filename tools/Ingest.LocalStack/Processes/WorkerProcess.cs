@@ -9,18 +9,26 @@ public sealed class WorkerProcess : IAsyncDisposable
     private readonly Process _process;
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
 
-    private WorkerProcess(Process process, int port, string logFile)
+    private WorkerProcess(Process process, int port, string logFile, Uri? adminApi)
     {
         _process = process;
         Port = port;
         LogFile = logFile;
+        AdminApi = adminApi;
     }
 
+    /// <summary>The port of <c>Urls</c>: health and metrics.</summary>
     public int Port { get; }
 
     public string LogFile { get; }
 
+    /// <summary>Health and metrics (<c>Urls</c>, no token). Despite the name, not the admin API: that listens on
+    /// Ingest:Admin:Url, see <see cref="AdminApi"/>.</summary>
     public Uri AdminEndpoint => new($"http://127.0.0.1:{Port}/");
+
+    /// <summary>The admin API (status, pause, flush, backup points) as given in Ingest:Admin:Url, or null when the
+    /// settings leave it to the worker's default. It only listens when a token is configured too.</summary>
+    public Uri? AdminApi { get; }
 
     public bool HasExited => _process.HasExited;
 
@@ -33,6 +41,7 @@ public sealed class WorkerProcess : IAsyncDisposable
         var dll = RepoPaths.WorkerDll;
         if (!File.Exists(dll))
             throw new InvalidOperationException($"worker not built: {dll} is missing (dotnet build -c {RepoPaths.Configuration})");
+        var adminApi = settings.TryGetValue("Ingest:Admin:Url", out var admin) ? new Uri(admin.TrimEnd('/') + "/") : null;
         var port = FreePorts.Next();
         var env = settings.ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value);
         env["Urls"] = $"http://127.0.0.1:{port}";
@@ -41,9 +50,18 @@ public sealed class WorkerProcess : IAsyncDisposable
         // appsettings.json still comes from beside the dll.
         env["ASPNETCORE_CONTENTROOT"] = Path.GetDirectoryName(dll)!;
         var process = ChildProcesses.Start("dotnet", [dll], logFile, environment: env);
-        var worker = new WorkerProcess(process, port, logFile);
-        await Wait.UntilAsync($"worker on :{port}", process, logFile, TimeSpan.FromSeconds(30),
-            async () => (await Http.GetAsync(new Uri(worker.AdminEndpoint, "health/live"), ct).ConfigureAwait(false)).IsSuccessStatusCode, ct).ConfigureAwait(false);
+        var worker = new WorkerProcess(process, port, logFile, adminApi);
+        try
+        {
+            await Wait.UntilAsync($"worker on :{port}", process, logFile, TimeSpan.FromSeconds(30),
+                async () => (await Http.GetAsync(new Uri(worker.AdminEndpoint, "health/live"), ct).ConfigureAwait(false)).IsSuccessStatusCode, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Nobody holds the worker yet to dispose it: one that never became live must not outlive the caller.
+            worker.Kill();
+            throw;
+        }
         return worker;
     }
 
