@@ -25,6 +25,10 @@ internal sealed record CliIo(TextWriter Out, TextWriter Error, Func<string, stri
                 Interactive = InteractionSupport.No,
             });
         if (Width is { } width) console.Profile.Width = width;
+        // Written to a file or a pipe, Spectre assumes 80 columns and wraps every wide table; take $COLUMNS, else room
+        // for a partition table's usual width.
+        else if (Out == Console.Out && Console.IsOutputRedirected)
+            console.Profile.Width = int.TryParse(Environment("COLUMNS"), out var columns) && columns > 0 ? columns : 200;
         return console;
     }
 }
