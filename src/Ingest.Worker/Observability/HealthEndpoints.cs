@@ -6,7 +6,7 @@ namespace Ingest.Worker.Observability;
 
 /// <summary>/health/live: 503 once the pipeline failed (the answer names the fault), so a supervisor restarts the worker;
 /// /health/ready: 200 while partitions are assigned and consumed, so traffic and rollouts wait for the group. Both read
-/// the worker's status snapshot; each path runs only the checks with its tag. A failed route makes readiness Degraded
+/// the worker's status snapshot; each path runs only the checks with its tag. A failed route or a read-only target makes readiness Degraded
 /// (still 200: the other routes are served; the body names the failed table).</summary>
 internal static class HealthEndpoints
 {
@@ -64,10 +64,14 @@ internal static class HealthEndpoints
     {
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
-            var failed = worker.Status.Routes.Where(r => r.Error is not null).ToList();
-            return Task.FromResult(failed.Count == 0
-                ? HealthCheckResult.Healthy()
-                : HealthCheckResult.Degraded(string.Join("; ", failed.Select(r => $"route {r.Name} into {r.Table} waits (target-failed): {r.Error}"))));
+            var status = worker.Status;
+            List<string> waiting =
+            [
+                .. status.Routes.Where(r => r.Error is not null).Select(r => $"route {r.Name} into {r.Table} waits (target-failed): {r.Error}"),
+                // Read-only goes away by itself once the Keeper answers; still worth seeing while it lasts.
+                .. status.Targets.Where(t => t.ReadOnly).Select(t => $"target {t.Name} is read-only (its Keeper is lost or hung); its partitions wait (target-read-only) and retry"),
+            ];
+            return Task.FromResult(waiting.Count == 0 ? HealthCheckResult.Healthy() : HealthCheckResult.Degraded(string.Join("; ", waiting)));
         }
     }
 }

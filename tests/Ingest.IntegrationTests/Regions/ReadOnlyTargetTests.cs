@@ -1,4 +1,5 @@
 using Ingest.IntegrationTests.EndToEnd;
+using Ingest.LocalStack.Processes;
 using Xunit.Abstractions;
 
 namespace Ingest.IntegrationTests.Regions;
@@ -61,6 +62,52 @@ public sealed class ReadOnlyTargetTests(IndependentStack fixture, ITestOutputHel
                 Assert.Equal(total, await node.CountAsync($"SELECT count() FROM {table}"));
                 Assert.Equal(total, await node.CountAsync($"SELECT uniqExact(_partition, _offset) FROM {table}"));
             }
+        }
+        finally
+        {
+            keeper.Thaw();
+            await load.StopAsync().ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    [Fact]
+    public async Task The_worker_reports_a_read_only_target_as_degraded_readiness_until_its_keeper_is_back()
+    {
+        var a = _stack.Node("a1");
+        var topic = StackFixture.NewTopic("rohl");
+        _stack.Kafka!.CreateTopic(topic, 2);
+        var table = $"default.rohl_{Guid.NewGuid():N}"[..29];
+        await Load.CreateNamedTableAsync(a, table);
+        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
+        var keeper = _stack.Keepers["a"];
+        await using var worker = await WorkerProcess.StartAsync(Load.WorkerSettings(_stack.KafkaBootstrap, a, topic, table),
+            Path.Combine(_stack.Directory, $"worker-{topic}.log"));
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        async Task<(int Code, string Body)> ReadyAsync()
+        {
+            using var response = await http.GetAsync(new Uri(worker.AdminEndpoint, "health/ready"));
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+        try
+        {
+            await Poll.UntilAsync(() => a.CountAsync($"SELECT count() FROM {table}"), n => n > 200, TimeSpan.FromSeconds(60));
+            var healthy = await ReadyAsync();
+            Assert.Equal(200, healthy.Code);
+            Assert.StartsWith("Healthy", healthy.Body, StringComparison.Ordinal);
+
+            keeper.Freeze();
+            var degraded = await Poll.UntilAsync(ReadyAsync, r => r.Body.Contains("read-only", StringComparison.Ordinal), TimeSpan.FromSeconds(30), everyMs: 250);
+            output.WriteLine($"{degraded.Code} {degraded.Body}");
+            Assert.Equal(200, degraded.Code); // still ready: other routes and targets are served
+            Assert.StartsWith("Degraded", degraded.Body, StringComparison.Ordinal);
+            Assert.Contains($"target {table} is read-only", degraded.Body, StringComparison.Ordinal);
+
+            keeper.Thaw();
+            var back = await Poll.UntilAsync(ReadyAsync, r => r.Body.StartsWith("Healthy", StringComparison.Ordinal), TimeSpan.FromSeconds(60), everyMs: 250);
+            Assert.Equal(200, back.Code);
+            Assert.StartsWith("Healthy", back.Body, StringComparison.Ordinal);
+            var total = await load.StopAsync();
+            Assert.Equal(total, await Poll.UntilAsync(() => a.CountAsync($"SELECT uniqExact(_partition, _offset) FROM {table}"), n => n >= total, TimeSpan.FromSeconds(60)));
         }
         finally
         {
