@@ -218,18 +218,8 @@ internal sealed class BackupCoordinator(
     {
         var topics = options.EffectiveRoutes().SelectMany(r => r.Topics).Distinct(StringComparer.Ordinal).ToList();
         if (topics.Count == 0) return [];
-        var config = new Confluent.Kafka.AdminClientConfig();
-        foreach (var (k, v) in options.Kafka.Properties) config.Set(k, v);
-        config.BootstrapServers = options.Kafka.BootstrapServers;
-        using var admin = new Confluent.Kafka.AdminClientBuilder(config).SetLogHandler((_, _) => { }).Build();
-        var result = new List<(string, int)>();
-        foreach (var topic in topics)
-        {
-            var meta = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics.SingleOrDefault(t => t.Topic == topic);
-            if (meta is null || meta.Error.IsError) throw new InvalidOperationException($"topic '{topic}' not found in Kafka ({meta?.Error.Reason ?? "no metadata"})");
-            result.AddRange(meta.Partitions.Select(p => (topic, p.PartitionId)));
-        }
-        return result;
+        using var admin = Kafka.GroupOffsets.BuildAdmin(options.Kafka.BootstrapServers, options.Kafka.Properties);
+        return [.. Kafka.GroupOffsets.Partitions(admin, topics, TimeSpan.FromSeconds(10)).Select(p => (p.Topic, p.Partition.Value))];
     }
 
     public static BackupPointReport Report(BackupPoint point, string? detail = null, IReadOnlyList<string>? stillPaused = null) => new(

@@ -339,7 +339,7 @@ internal sealed partial class GroupOffsets(ILogger? logger = null)
     private static bool NotSupported(ErrorCode code) =>
         code is ErrorCode.Local_UnsupportedFeature or ErrorCode.UnsupportedVersion or ErrorCode.InvalidRequest;
 
-    private static HashSet<TopicPartition> Partitions(IAdminClient admin, IReadOnlyList<string> topics, TimeSpan timeout)
+    internal static HashSet<TopicPartition> Partitions(IAdminClient admin, IReadOnlyList<string> topics, TimeSpan timeout)
     {
         var all = new HashSet<TopicPartition>();
         foreach (var topic in topics)
@@ -352,7 +352,7 @@ internal sealed partial class GroupOffsets(ILogger? logger = null)
         return all;
     }
 
-    private static IAdminClient BuildAdmin(string bootstrap, IReadOnlyDictionary<string, string>? properties)
+    internal static IAdminClient BuildAdmin(string bootstrap, IReadOnlyDictionary<string, string>? properties)
     {
         var config = new AdminClientConfig();
         foreach (var (k, v) in properties ?? new Dictionary<string, string>()) config.Set(k, v);
