@@ -77,6 +77,7 @@ internal static partial class IngestCli
         {
             status, pause, resume, flush, BackupPointCommand(io, common), RestoreCommand(io),
         };
+        foreach (var command in OwnershipCommands(io, common)) root.Add(command);
         // Every verb's help ends with the exit codes, since scripts call the verbs, not the root.
         foreach (var help in root.Options.OfType<HelpOption>())
         {

@@ -44,5 +44,6 @@ internal sealed record CliReport<T>(string Command, int ExitCode, IReadOnlyList<
 [JsonSerializable(typeof(CliReport<FlushResult>))]
 [JsonSerializable(typeof(CliReport<BackupPointReport>))]
 [JsonSerializable(typeof(CliReport<BackupPointList>))]
+[JsonSerializable(typeof(CliReport<OwnershipReport>))]
 [JsonSerializable(typeof(RestoreReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Ingest.Pipeline.Regions;
 
 namespace Ingest.Pipeline;
 
@@ -27,10 +28,18 @@ public sealed class IngestOptions
     /// (Kafka:Topics into ClickHouse:Table with Mapping).</summary>
     public RouteOptions[] Routes { get; set; } = [];
 
+    /// <summary>Every region of the deployment (a two-subcluster target needs exactly two); this worker's
+    /// <see cref="Region"/> is one of them.</summary>
+    public string[] Regions { get; set; } = [];
+
+    /// <summary>Named targets routes write into (Routes:n:Target, or ClickHouse:Target for the shorthand route); a
+    /// route without one writes ClickHouse:Endpoints.</summary>
+    public Dictionary<string, TargetOptions> Targets { get; set; } = [];
+
     /// <summary>The routes in effect, each complete (name, format, settings and mapping filled from the shared defaults).</summary>
     public IReadOnlyList<RouteOptions> EffectiveRoutes() =>
         Routes.Length == 0
-            ? [new RouteOptions { Name = ClickHouse.Table, Topics = Kafka.Topics, Table = ClickHouse.Table, Format = ClickHouse.Format, Settings = ClickHouse.Settings, Mapping = Mapping }]
+            ? [new RouteOptions { Name = ClickHouse.Table, Topics = Kafka.Topics, Table = ClickHouse.Table, Format = ClickHouse.Format, Settings = ClickHouse.Settings, Mapping = Mapping, Target = ClickHouse.Target }]
             : [.. Routes.Select(r => new RouteOptions
             {
                 Name = string.IsNullOrWhiteSpace(r.Name) ? r.Table : r.Name,
@@ -40,7 +49,13 @@ public sealed class IngestOptions
                 Format = r.Format ?? ClickHouse.Format,
                 Settings = new Dictionary<string, string>(ClickHouse.Settings.Concat(r.Settings).GroupBy(kv => kv.Key).Select(g => g.Last())),
                 Mapping = r.Mapping ?? Mapping,
+                Target = r.Target,
             })];
+
+    /// <summary>The target <paramref name="route"/> writes (<see cref="RouteOptions.Target"/>), or null for
+    /// ClickHouse:Endpoints.</summary>
+    internal TargetOptions? TargetOf(RouteOptions route) =>
+        route.Target is { } name && Targets.TryGetValue(name, out var target) ? target : null;
 
     /// <summary>What the consumer subscribes to: every route's topic names and patterns.</summary>
     public IReadOnlyList<string> Subscription() =>
@@ -54,7 +69,9 @@ public sealed class IngestOptions
         if (string.IsNullOrWhiteSpace(Kafka.BootstrapServers)) errors.Add("Ingest:Kafka:BootstrapServers is required");
         if (string.IsNullOrWhiteSpace(Kafka.Group)) errors.Add("Ingest:Kafka:Group is required");
         ValidateRoutes(errors);
-        if (ClickHouse.Endpoints.Length == 0) errors.Add("Ingest:ClickHouse:Endpoints needs at least one http(s) URL");
+        TargetValidation.Check(this, errors);
+        var defaultTarget = errors.Count > 0 || EffectiveRoutes().Any(r => r.Target is null);
+        if (ClickHouse.Endpoints.Length == 0 && defaultTarget) errors.Add("Ingest:ClickHouse:Endpoints needs at least one http(s) URL (or give every route a Target)");
         foreach (var e in ClickHouse.Endpoints)
         {
             if (!Uri.TryCreate(e, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https"))
@@ -165,6 +182,9 @@ public sealed class ClickHouseOptions
     /// <summary>Target as "database.table".</summary>
     public string Table { get; set; } = "";
 
+    /// <summary>The shorthand route's named target (Ingest:Targets); null: <see cref="Endpoints"/>.</summary>
+    public string? Target { get; set; }
+
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Native: Ingest decodes JSON into columns (fast, the default). JSONEachRow: ClickHouse parses the
@@ -190,9 +210,10 @@ public sealed class ClickHouseOptions
     public string? CaCertificateFile { get; set; }
 
     /// <summary>These options with one route's table, format and settings.</summary>
-    internal ClickHouseOptions ForRoute(RouteOptions route)
+    internal ClickHouseOptions ForRoute(RouteOptions route, IReadOnlyList<string>? endpoints = null)
     {
         var copy = (ClickHouseOptions)MemberwiseClone();
+        if (endpoints is not null) copy.Endpoints = [.. endpoints];
         copy.Table = route.Table;
         copy.Format = route.Format ?? Format;
         copy.Settings = route.Settings;

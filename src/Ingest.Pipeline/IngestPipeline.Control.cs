@@ -13,7 +13,7 @@ public sealed partial class IngestPipeline
     public Task<PauseResult> PauseAsync(PartitionSelector selector, PauseReasons reason, CancellationToken ct)
     {
         Check(selector);
-        if ((reason & (PauseReasons.Backpressure | PauseReasons.TargetReadOnly | PauseReasons.TargetFailed)) != 0)
+        if ((reason & (PauseReasons.Backpressure | PauseReasons.TargetReadOnly | PauseReasons.TargetFailed | PauseReasons.NotOwned)) != 0)
             throw new ArgumentException($"'{reason.Name()}' is set by the pipeline itself; it cannot be set by a command", nameof(reason));
         return _commands.Post<PauseResult>(done =>
         {
@@ -26,7 +26,7 @@ public sealed partial class IngestPipeline
     public Task<PauseResult> ResumeAsync(PartitionSelector selector, PauseReasons reason, CancellationToken ct)
     {
         Check(selector);
-        if ((reason & (PauseReasons.Backpressure | PauseReasons.TargetReadOnly)) != 0)
+        if ((reason & (PauseReasons.Backpressure | PauseReasons.TargetReadOnly | PauseReasons.NotOwned)) != 0)
             throw new ArgumentException($"'{reason.Name()}' is lifted by the pipeline itself; it cannot be lifted by a command", nameof(reason));
         return _commands.Post<PauseResult>(done =>
         {

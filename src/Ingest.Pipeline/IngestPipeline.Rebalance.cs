@@ -34,7 +34,12 @@ public sealed partial class IngestPipeline
                 starts.AddRange(ResumeFailedRoute(route, parts));
                 continue;
             }
-            starts.AddRange(route.Checkpoints?.Resume(parts, (members, owned) => ReplayGroup(route, members, owned), _stopping)
+            var ownership = OwnershipOnAssign(route);
+            starts.AddRange(route.Checkpoints?.Resume(parts, (members, owned) =>
+                {
+                    if (MayReplay(route, ownership, owned)) ReplayGroup(route, members, owned);
+                    else _logger.LogWarning("Not replaying pending group {Members}: another region took {Owned} over since", members, string.Join(", ", owned));
+                }, _stopping)
                 ?? parts.Select(p => new TopicPartitionOffset(p, Offset.Unset)));
         }
         if (starts.Count > 0) _logger.LogInformation("Assigned {Partitions}", string.Join(", ", partitions));
@@ -44,6 +49,10 @@ public sealed partial class IngestPipeline
             var route = RouteOf(p.Topic);
             if (route.Error is not null) _source.Add(PartitionSelector.Of(p), PauseReasons.TargetFailed, rule: false);
             if (route.WaitsForWritable) _source.Add(PartitionSelector.Of(p), PauseReasons.TargetReadOnly, rule: false);
+        }
+        foreach (var byRoute in partitions.GroupBy(p => RouteOf(p.Topic)))
+        {
+            if (byRoute.Key.Ownership is { Latest: { } snapshot }) AfterAssigned(byRoute.Key, snapshot, byRoute);
         }
         Publish();
         return starts;
@@ -83,6 +92,7 @@ public sealed partial class IngestPipeline
         foreach (var p in partitions.Where(p => RouteOf(p.Topic).Error is not null)) _batches.Drop(p, release: true);
         if (_state != PipelineState.Failed) FlushAndWait(set.Contains);
         _source!.Release(partitions);
+        foreach (var p in partitions) RouteOf(p.Topic).Ownership?.Forget(p);
         Publish();
     }
 
@@ -99,6 +109,7 @@ public sealed partial class IngestPipeline
         foreach (var route in _routes) route.Checkpoints?.Forget(set);
         foreach (var p in partitions) _batches.Drop(p, release: true);
         _source!.Release(partitions);
+        foreach (var p in partitions) RouteOf(p.Topic).Ownership?.Forget(p);
         Publish();
     }
 }

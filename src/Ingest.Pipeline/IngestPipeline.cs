@@ -72,7 +72,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
         _maxAgeMs = (long)options.Batching.MaxAge.TotalMilliseconds;
         _inserts = new InsertScheduler(options.ClickHouse.MaxConcurrentInserts);
         _batches = new PartitionBatches(b => RouteOf(b.Partition.Topic).Pool.Return(b.Rows), CountSealed);
-        _sendableRoute = p => RouteOf(p.Topic) is { Error: null } r ? r.Index : -1;
+        _sendableRoute = p => RouteOf(p.Topic) is { Error: null } r && MaySend(r) ? r.Index : -1;
         _poolOf = p => RouteOf(p.Topic).Pool;
         _status = PipelineStatus.Starting(options.Region, GroupId);
         metrics.ObserveStatus(() => _status);
@@ -134,6 +134,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
         ApplyBackpressure();
         if (_source!.Next(_source.AllPaused || _source.Assigned.Count == 0 ? 20 : 50) is { } message) Take(message);
         SealAged();
+        FollowOwnership();
         foreach (var route in _routes)
         {
             route.Checkpoints?.WriteCommitted(wait: false, _maxAgeMs, _stopping);
@@ -387,8 +388,10 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
         var committed = _source!.Committed(p);
         var high = _source.HighWatermark(p);
         var (batches, rows, bytes) = _batches.Held(p);
+        var (owner, epoch, holding, ownerNext, crossRegionLag) = OwnershipStatusOf(route, p, high);
         return new PartitionStatus(p.Topic, p.Partition.Value, route.Name, route.Target.Table, _source.Position(p), committed, high,
-            high is { } h && committed is { } c ? Math.Max(0, h - c) : null, _source.Reasons(p).Names(), batches, rows, bytes);
+            high is { } h && committed is { } c ? Math.Max(0, h - c) : null, _source.Reasons(p).Names(), batches, rows, bytes,
+            owner, epoch, holding, ownerNext, crossRegionLag);
     }
 
     public void Dispose()
@@ -410,6 +413,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
         {
             WaitQuietly(route.Checkpoints?.Outstanding);
             WaitQuietly(route.Schema?.Outstanding);
+            WaitQuietly(route.Ownership?.Outstanding);
             route.Dispose();
         }
         _rangeReader?.Dispose();

@@ -28,6 +28,9 @@ public sealed class RouteOptions
     /// <summary>Default: Ingest:Mapping.</summary>
     public MappingOptions? Mapping { get; set; }
 
+    /// <summary>A target named under Ingest:Targets; default: Ingest:ClickHouse:Endpoints.</summary>
+    public string? Target { get; set; }
+
     /// <summary>The whole-name regex of <see cref="TopicPattern"/>; null when there is none.</summary>
     internal Regex? PatternRegex() => TopicPattern is null ? null : new Regex($"^(?:{TopicPattern.TrimStart('^').TrimEnd('$')})$", RegexOptions.CultureInvariant);
 

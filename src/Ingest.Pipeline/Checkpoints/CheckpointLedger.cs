@@ -137,12 +137,33 @@ internal sealed class CheckpointLedger
         }
     }
 
+    /// <summary>The ownership epoch of the partition's newest checkpoint (0 outside two-subcluster targets).</summary>
+    public uint EpochOf(TopicPartition partition) => CheckpointVersion.EpochOf(_versions.GetValueOrDefault(partition));
+
+    /// <summary>From now on the partition's checkpoints carry <paramref name="epoch"/>: they win over every row an
+    /// owner of an older epoch may still write late.</summary>
+    public void EnterEpoch(TopicPartition partition, uint epoch) =>
+        _versions[partition] = Math.Max(_versions.GetValueOrDefault(partition), CheckpointVersion.Of(epoch, 0));
+
+    /// <summary>Writes, now, the row that tells the next owner where this region stopped writing the partition:
+    /// committed up to <paramref name="next"/> − 1 (no range: first = last), in <paramref name="epoch"/> — the
+    /// epoch that hands it over, which no row of this region had before.</summary>
+    public void WriteReleased(TopicPartition partition, long next, uint epoch, CancellationToken stopping)
+    {
+        EnterEpoch(partition, epoch);
+        var row = new CheckpointRow(partition, next - 1, next - 1, CheckpointState.Committed, 0, NextVersion(partition), "");
+        _store.WriteAsync([.. _committedRows.Where(r => r.Partition == partition), row], stopping).GetAwaiter().GetResult();
+        _committedRows.RemoveAll(r => r.Partition == partition);
+    }
+
     /// <summary>Checkpoint versions only grow per partition, whichever worker writes (a worker's clock may lag the
-    /// previous owner's): the newest write wins in ReplacingMergeTree and argMax.</summary>
+    /// previous owner's): the newest write wins in ReplacingMergeTree and argMax. The ownership epoch sits in the top
+    /// bits (<see cref="CheckpointVersion"/>).</summary>
     private ulong NextVersion(TopicPartition partition)
     {
-        var now = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
-        var next = Math.Max(_versions.GetValueOrDefault(partition) + 1, now);
+        var previous = _versions.GetValueOrDefault(partition);
+        var now = CheckpointVersion.Of(CheckpointVersion.EpochOf(previous), (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000));
+        var next = Math.Max(previous + 1, now);
         _versions[partition] = next;
         return next;
     }

@@ -98,22 +98,31 @@ internal sealed class CheckpointStore : ICheckpointStore
     /// <summary>The newest checkpoint of each of <paramref name="partitions"/> that has one.</summary>
     public async Task<Dictionary<TopicPartition, Checkpoint>> LoadAsync(IReadOnlyCollection<TopicPartition> partitions, CancellationToken ct)
     {
-        var result = new Dictionary<TopicPartition, Checkpoint>();
-        if (partitions.Count == 0) return result;
-        var topics = string.Join(", ", partitions.Select(p => p.Topic).Distinct().Select(ClickHouseText.Quote));
-        var text = await _target.QueryAsync($"""
+        if (partitions.Count == 0) return [];
+        var wanted = partitions.ToHashSet();
+        var all = await ReadGroupAsync(sql => _target.QueryAsync(sql, ct), Table, _group, _target.Table, [.. partitions.Select(p => p.Topic).Distinct()]).ConfigureAwait(false);
+        return all.Where(kv => wanted.Contains(kv.Key)).ToDictionary();
+    }
+
+    /// <summary>The newest checkpoint of every partition of <paramref name="topics"/> (all topics when null) that
+    /// <paramref name="group"/> wrote for <paramref name="targetTable"/> into <paramref name="table"/>, read through
+    /// <paramref name="query"/> (this region's target, or a replica of the other region's subcluster).</summary>
+    public static async Task<Dictionary<TopicPartition, Checkpoint>> ReadGroupAsync(Func<string, Task<string>> query, string table, string group, string targetTable,
+        IReadOnlyCollection<string>? topics = null)
+    {
+        var topicFilter = topics is null ? "" : $" AND topic IN ({string.Join(", ", topics.Select(ClickHouseText.Quote))})";
+        var text = await query($"""
             SELECT topic, partition, argMax(first_offset, version), argMax(last_offset, version), argMax(toUInt8(state), version), max(version), argMax(members, version)
-            FROM {Table}
-            WHERE consumer_group = {ClickHouseText.Quote(_group)} AND target_table = {ClickHouseText.Quote(_target.Table)} AND topic IN ({topics})
+            FROM {table}
+            WHERE consumer_group = {ClickHouseText.Quote(group)} AND target_table = {ClickHouseText.Quote(targetTable)}{topicFilter}
             GROUP BY topic, partition
             FORMAT TSV
-            """, ct).ConfigureAwait(false);
-        var wanted = partitions.ToHashSet();
+            """).ConfigureAwait(false);
+        var result = new Dictionary<TopicPartition, Checkpoint>();
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             var f = line.Split('\t');
             var tp = new TopicPartition(ClickHouseText.UnescapeTsv(f[0]), new Partition(int.Parse(f[1], CultureInfo.InvariantCulture)));
-            if (!wanted.Contains(tp)) continue;
             result[tp] = new Checkpoint(
                 long.Parse(f[2], CultureInfo.InvariantCulture),
                 long.Parse(f[3], CultureInfo.InvariantCulture),

@@ -10,6 +10,9 @@ internal static class ClickHouseText
     public static string Quote(string s) =>
         "'" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
 
+    /// <summary>A column name in backquotes.</summary>
+    public static string QuoteIdentifier(string name) => "`" + name.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("`", "\\`", StringComparison.Ordinal) + "`";
+
     /// <summary>A TabSeparated field: backslash, tab and newline escaped.</summary>
     public static string EscapeTsv(string s) =>
         s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);

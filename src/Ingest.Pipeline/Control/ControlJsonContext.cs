@@ -15,4 +15,6 @@ namespace Ingest.Pipeline.Control;
 [JsonSerializable(typeof(BackupPointRequest))]
 [JsonSerializable(typeof(BackupPointReport))]
 [JsonSerializable(typeof(BackupPointList))]
+[JsonSerializable(typeof(OwnershipRequest))]
+[JsonSerializable(typeof(OwnershipReport))]
 public sealed partial class ControlJsonContext : JsonSerializerContext;

@@ -17,7 +17,7 @@ public sealed record ControlProblem(string Title, int Status, string Detail, str
 /// <summary>Reads a selector as the admin API and the CLI both take it, so both refuse the same input with the same words.</summary>
 public static class ControlInput
 {
-    public const string ReasonNames = "operator, backup, not-owned, target-failed";
+    public const string ReasonNames = "operator, backup, target-failed";
 
     /// <summary>The selector, or what is wrong with it.</summary>
     public static PartitionSelector Selector(string? topic, IReadOnlyList<int>? partitions, out string? problem)

@@ -49,9 +49,10 @@ public static class PauseReasonNames
 /// <summary>Reasons an operator may set and lift through the admin API; the others belong to the pipeline.</summary>
 public static class ExternalPauseReasons
 {
-    public const PauseReasons Allowed = PauseReasons.Operator | PauseReasons.Backup | PauseReasons.NotOwned | PauseReasons.TargetFailed;
+    /// <summary>Not not-owned: ownership is data in ClickHouse (claims with epochs); only takeover and failback change it.</summary>
+    public const PauseReasons Allowed = PauseReasons.Operator | PauseReasons.Backup | PauseReasons.TargetFailed;
 
-    /// <summary>Parses "operator", "backup", "not-owned"/"NotOwned", "target-failed" (case-insensitive); null when unknown or
+    /// <summary>Parses "operator", "backup", "target-failed" (case-insensitive); null when unknown or
     /// not settable from outside.</summary>
     public static PauseReasons? Parse(string? text)
     {

@@ -45,7 +45,11 @@ public sealed record RouteStatus(string Name, IReadOnlyList<string> Topics, stri
 
 /// <summary>One assigned partition. Offsets are Kafka offsets of the next message: <see cref="Position"/> the next to
 /// consume, <see cref="Committed"/> the next after what ClickHouse acknowledged and the checkpoint holds;
-/// <see cref="HighWatermark"/> the next the broker will write; <see cref="Lag"/> = high watermark − committed.</summary>
+/// <see cref="HighWatermark"/> the next the broker will write; <see cref="Lag"/> = high watermark − committed.
+/// Two-subcluster targets: <see cref="Owner"/> is the region that writes the partition at <see cref="Epoch"/>;
+/// <see cref="Holding"/> writing, following, releasing or waiting; while another region owns it,
+/// <see cref="OwnerNext"/> is the owner's checkpoint (next offset) as replicated here, and
+/// <see cref="CrossRegionLag"/> = high watermark − that: what a takeover would replay.</summary>
 public sealed record PartitionStatus(
     string Topic,
     int Partition,
@@ -58,10 +62,16 @@ public sealed record PartitionStatus(
     IReadOnlyList<string> PausedBy,
     int InFlightBatches,
     long InFlightRows,
-    long InFlightBytes);
+    long InFlightBytes,
+    string? Owner = null,
+    uint? Epoch = null,
+    string? Holding = null,
+    long? OwnerNext = null,
+    long? CrossRegionLag = null);
 
-/// <summary>A ClickHouse target: its endpoints and what the last request to each found.</summary>
-public sealed record TargetStatus(string Name, IReadOnlyList<EndpointStatus> Endpoints, bool ReadOnly);
+/// <summary>A ClickHouse target: its endpoints and what the last request to each found.
+/// <see cref="Quorum"/>: the insert_quorum in use on a two-subcluster target (2, or 0 while degraded).</summary>
+public sealed record TargetStatus(string Name, IReadOnlyList<EndpointStatus> Endpoints, bool ReadOnly, int? Quorum = null);
 
 public sealed record EndpointStatus(string Url, bool? Reachable, string? LastError, DateTimeOffset? CheckedAt);
 

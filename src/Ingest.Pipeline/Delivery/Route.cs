@@ -13,8 +13,10 @@ internal sealed class Route : IDisposable
     private readonly HashSet<string> _topics;
     private readonly Regex? _pattern;
 
-    public Route(int index, string name, IReadOnlyList<string> topics, IInsertTarget target, SchemaTracker? schema, CheckpointLedger? checkpoints, Regex? pattern = null)
+    public Route(int index, string name, IReadOnlyList<string> topics, IInsertTarget target, SchemaTracker? schema, CheckpointLedger? checkpoints, Regex? pattern = null,
+        Regions.OwnershipFollower? ownership = null)
     {
+        Ownership = ownership;
         _pattern = pattern;
         Index = index;
         Name = name;
@@ -42,6 +44,9 @@ internal sealed class Route : IDisposable
 
     public RowBufferPool Pool { get; }
 
+    /// <summary>Two-subcluster targets: who writes which partition; null for independent targets.</summary>
+    public Regions.OwnershipFollower? Ownership { get; }
+
     /// <summary>Why the route stopped sending, while it is failed.</summary>
     public string? Error { get; set; }
 
@@ -66,5 +71,6 @@ internal sealed class Route : IDisposable
     {
         Pool.Dispose();
         Target.Dispose();
+        Ownership?.Dispose();
     }
 }

@@ -2,6 +2,7 @@ using Ingest.Pipeline.Checkpoints;
 using Ingest.Pipeline.ClickHouse;
 using Ingest.Pipeline.Kafka;
 using Ingest.Pipeline.Metrics;
+using Ingest.Pipeline.Regions;
 using Ingest.Pipeline.Targets;
 using Microsoft.Extensions.Logging;
 
@@ -14,8 +15,11 @@ internal static class RoutePreparation
 {
     public static async Task<Route> PrepareAsync(int index, IngestOptions options, RouteOptions route, ILogger logger, IngestMetrics metrics, CancellationToken stopping)
     {
-        var clickHouse = options.ClickHouse.ForRoute(route);
-        var target = new ClickHouseTarget(clickHouse, logger, metrics);
+        var targetOptions = options.TargetOf(route);
+        var subclusters = targetOptions is { IsTwoSubcluster: true } ? new SubclusterTarget(options, route, targetOptions) : null;
+        var quorum = subclusters is null ? null : new QuorumPolicy(targetOptions!.Quorum, route.Table, logger);
+        var clickHouse = options.ClickHouse.ForRoute(route, subclusters?.HomeEndpoints ?? targetOptions?.Endpoints);
+        var target = new ClickHouseTarget(clickHouse, logger, metrics, quorum);
         try
         {
             var table = route.Table;
@@ -42,12 +46,44 @@ internal static class RoutePreparation
             metrics.SetExactlyOnce(table, guarantee.ExactlyOnce);
             logger.Log(guarantee.ExactlyOnce ? LogLevel.Information : LogLevel.Warning, "Delivery into {Table}: {Guarantee}", table, guarantee.Description);
             foreach (var warning in guarantee.Warnings) logger.LogWarning("Delivery into {Table}: {Warning}", table, warning);
-            return new Route(index, route.Name, route.Topics, target, schema, ledger, route.PatternRegex());
+            OwnershipFollower? ownership = null;
+            if (subclusters is not null)
+            {
+                await PrepareOwnershipAsync(subclusters, target, engine.Engine.StartsWith("Replicated", StringComparison.Ordinal), schema, route, logger, stopping).ConfigureAwait(false);
+                ownership = new OwnershipFollower(subclusters, quorum!, logger);
+            }
+            return new Route(index, route.Name, route.Topics, target, schema, ledger, route.PatternRegex(), ownership);
         }
         catch
         {
             target.Dispose();
+            subclusters?.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>A two-subcluster route needs provenance in its rows (reconcile and takeover find a partition's offsets
+    /// by them) and the ownership table in both subclusters; the other subcluster may be unreachable at start (a lost
+    /// region): its copy is created by whoever starts there.</summary>
+    private static async Task PrepareOwnershipAsync(SubclusterTarget subclusters, ClickHouseTarget target, bool replicated, SchemaTracker? schema, RouteOptions route,
+        ILogger logger, CancellationToken stopping)
+    {
+        if (schema is null || !schema.Decoder.FillsOffset)
+            throw new InvalidOperationException($"Route {route.Name}: table {route.Table} has a two-subcluster target, which needs the Native format and the provenance columns " +
+                "(_partition, _offset, and _topic; Ingest:Mapping names them): takeover and reconcile find each partition's offsets by them");
+        var sql = OwnershipTable.CreateStatement(subclusters.OwnershipTable, replicated);
+        foreach (var failure in await target.ExecuteOnEveryEndpointAsync(sql, stopping).ConfigureAwait(false))
+            logger.LogWarning("Ownership table {Table} not created on {Failure}", subclusters.OwnershipTable, failure);
+        foreach (var client in subclusters.Other)
+        {
+            try
+            {
+                await client.ExecuteAsync(sql, null, stopping).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning("Ownership table {Table} not created on {Endpoint} (the other region's subcluster): {Error}", subclusters.OwnershipTable, client.Endpoint, e.Message);
+            }
         }
     }
 }

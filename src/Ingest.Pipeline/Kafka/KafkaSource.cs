@@ -138,6 +138,14 @@ internal sealed class KafkaSource : IDisposable
         if (_partitions.TryGetValue(partition, out var s)) s.Position = offset;
     }
 
+    /// <summary>The partition starts over at <paramref name="offset"/>, as if assigned there: the next message taken and
+    /// the committed position (a region taking a partition over from another).</summary>
+    public void Reset(TopicPartition partition, long offset)
+    {
+        Seek(partition, offset);
+        if (_partitions.TryGetValue(partition, out var s)) s.Committed = offset;
+    }
+
     /// <summary>Commits to Kafka (in order, after ClickHouse acknowledged); a failed commit is not fatal.</summary>
     public void Commit(IReadOnlyList<TopicPartitionOffset> offsets)
     {

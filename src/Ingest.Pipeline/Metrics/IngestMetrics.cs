@@ -33,6 +33,7 @@ public sealed class IngestMetrics : IDisposable
     private readonly Counter<long> _offsetResets;
     private readonly Counter<long> _partitionsLost;
     private readonly Counter<long> _replays;
+    private readonly Counter<long> _fenced;
     private readonly ConcurrentDictionary<string, TableState> _tables = new(StringComparer.Ordinal);
     private volatile Func<PipelineStatus>? _status;
 
@@ -46,6 +47,7 @@ public sealed class IngestMetrics : IDisposable
     private long _offsetResetsTotal;
     private long _partitionsLostTotal;
     private long _replaysTotal;
+    private long _fencedTotal;
 
     /// <summary>With a factory (the host's), the meter is the factory's and is disposed with it; without one (tests,
     /// tools), this instance owns its meter.</summary>
@@ -75,6 +77,14 @@ public sealed class IngestMetrics : IDisposable
         _replays = Meter.CreateCounter<long>("ingest.checkpoint.replays", "{group}",
             "Pending groups (offsets checkpointed but not known stored) replayed after a restart or rebalance.");
 
+        _fenced = Meter.CreateCounter<long>("ingest.ownership.fenced", "{partition}",
+            "Partitions this worker stopped writing at once because another region took them over (a newer ownership epoch).");
+        Meter.CreateObservableGauge("ingest.cross_region.lag", ObserveCrossRegionLag, "{message}",
+            "Two-subcluster targets: messages after the owning region's checkpoint as replicated to this region (high watermark - owner's next offset); what a takeover would replay.");
+        Meter.CreateObservableGauge("ingest.ownership.epoch", ObserveOwnership, null,
+            "Two-subcluster targets: each assigned partition's ownership epoch, labelled with its owning region.");
+        Meter.CreateObservableGauge("ingest.insert.quorum", ObserveQuorum, null,
+            "Two-subcluster targets: the insert_quorum in use (2; 0 while the other region's replica is not active).");
         Meter.CreateObservableGauge("ingest.last_insert.timestamp", ObserveLastInserts, "s", "Unix time of the last acknowledged INSERT into the table.");
         Meter.CreateObservableGauge("ingest.exactly_once", ObserveExactlyOnce, null,
             "1 when the table deduplicates replays (exactly-once), 0 when delivery into it is at-least-once.");
@@ -110,6 +120,8 @@ public sealed class IngestMetrics : IDisposable
     public long PartitionsLostTotal => Interlocked.Read(ref _partitionsLostTotal);
 
     public long Replays => Interlocked.Read(ref _replaysTotal);
+
+    public long FencedTotal => Interlocked.Read(ref _fencedTotal);
 
     /// <summary>-1 while no table's guarantee is known, 0 if any known table is at-least-once, 1 if all known tables are
     /// exactly-once.</summary>
@@ -190,6 +202,12 @@ public sealed class IngestMetrics : IDisposable
         Interlocked.Increment(ref _replaysTotal);
     }
 
+    public void Fenced(string table)
+    {
+        _fenced.Add(1, new KeyValuePair<string, object?>("table", table));
+        Interlocked.Increment(ref _fencedTotal);
+    }
+
     /// <summary>The delivery guarantee found for the table at start (logged there; exported as <c>ingest.exactly_once</c>).</summary>
     public void SetExactlyOnce(string table, bool exactlyOnce) => Volatile.Write(ref Table(table).ExactlyOnce, exactlyOnce ? 1 : 0);
 
@@ -224,6 +242,35 @@ public sealed class IngestMetrics : IDisposable
         {
             if (p.Lag is { } lag)
                 yield return new Measurement<long>(lag, new("topic", p.Topic), new("partition", p.Partition), new("table", p.Table));
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveCrossRegionLag()
+    {
+        if (_status?.Invoke() is not { } status) yield break;
+        foreach (var p in status.Partitions)
+        {
+            if (p.CrossRegionLag is { } lag)
+                yield return new Measurement<long>(lag, new("topic", p.Topic), new("partition", p.Partition), new("table", p.Table), new("owner", p.Owner));
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveOwnership()
+    {
+        if (_status?.Invoke() is not { } status) yield break;
+        foreach (var p in status.Partitions)
+        {
+            if (p.Epoch is { } epoch)
+                yield return new Measurement<long>(epoch, new("topic", p.Topic), new("partition", p.Partition), new("table", p.Table), new("owner", p.Owner));
+        }
+    }
+
+    private IEnumerable<Measurement<int>> ObserveQuorum()
+    {
+        if (_status?.Invoke() is not { } status) yield break;
+        foreach (var t in status.Targets)
+        {
+            if (t.Quorum is { } quorum) yield return new Measurement<int>(quorum, new KeyValuePair<string, object?>("table", t.Name));
         }
     }
 

@@ -26,11 +26,13 @@ internal sealed class ClickHouseTarget : IInsertTarget
     private readonly EndpointStatus[] _endpoints;
     private readonly X509Certificate2Collection? _caCertificates;
     private readonly Dictionary<string, string> _jsonSettings;
+    private readonly Regions.QuorumPolicy? _quorum;
     private int _current;
     private volatile bool _readOnly;
 
-    public ClickHouseTarget(ClickHouseOptions options, ILogger logger, IngestMetrics metrics)
+    public ClickHouseTarget(ClickHouseOptions options, ILogger logger, IngestMetrics metrics, Regions.QuorumPolicy? quorum = null)
     {
+        _quorum = quorum;
         _options = options;
         _logger = logger;
         _metrics = metrics;
@@ -46,7 +48,7 @@ internal sealed class ClickHouseTarget : IInsertTarget
 
     public int EndpointCount => _clients.Length;
 
-    public TargetStatus Status => new(Table, [.. _endpoints], _readOnly);
+    public TargetStatus Status => new(Table, [.. _endpoints], _readOnly, _quorum?.Quorum);
 
     /// <summary>Reads the table's columns, trying each endpoint in turn until one answers or <paramref name="ct"/>
     /// fires: a worker started before its ClickHouse waits for it, not-ready, instead of exiting.</summary>
@@ -86,7 +88,7 @@ internal sealed class ClickHouseTarget : IInsertTarget
             await RunAsync($"insert of {Describe(batches)} into {_options.Table}", async client =>
             {
                 using var content = new BatchesContent(batches, _options.Compression == InsertCompression.Gzip);
-                await client.InsertAsync(_options.Table, format, content, settings, CancellationToken.None).ConfigureAwait(false);
+                await client.InsertAsync(_options.Table, format, content, WithQuorum(settings), CancellationToken.None).ConfigureAwait(false);
             }, stopping).ConfigureAwait(false);
             _readOnly = false;
             _metrics.Inserted(_options.Table, rows, Stopwatch.GetElapsedTime(started));
@@ -115,6 +117,7 @@ internal sealed class ClickHouseTarget : IInsertTarget
                 return Track(i, operation(_clients[i]));
             }, RetryLimits.UntilAcknowledged, stopping, (e, attempt, delay) =>
             {
+                _quorum?.Failed(e);
                 Interlocked.Increment(ref _current);
                 _logger.LogWarning("The {What} failed (attempt {Attempt}), retrying in {Delay} ms on {Endpoint}: {Error}",
                     what, attempt, (int)delay.TotalMilliseconds, _clients[Volatile.Read(ref _current) % _clients.Length].Endpoint, e.Message);
@@ -189,6 +192,15 @@ internal sealed class ClickHouseTarget : IInsertTarget
     {
         await Track(i, (Task)request).ConfigureAwait(false);
         return await request.ConfigureAwait(false);
+    }
+
+    /// <summary>The quorum policy's setting, read per attempt: a resend after a quorum failure goes out degraded.</summary>
+    private IReadOnlyDictionary<string, string> WithQuorum(IReadOnlyDictionary<string, string> settings)
+    {
+        if (_quorum is null) return settings;
+        var withQuorum = new Dictionary<string, string>(settings);
+        _quorum.Apply(withQuorum);
+        return withQuorum;
     }
 
     private static string Describe(IReadOnlyList<PartitionBatch> batches) => string.Join(", ", batches);

@@ -48,6 +48,7 @@ internal static class AdminApi
             PauseOrResumeAsync(request, logs, (s, r, ct) => control.ResumeAsync(s, r, ct)));
         api.MapPost("/flush", FlushAsync);
         api.MapBackupPoints();
+        api.MapOwnership();
         return endpoints;
     }
 

@@ -84,7 +84,7 @@ public sealed class AdminApiTests : IAsyncLifetime
 
     [Theory]
     [InlineData("pause", """{"topic": "events", "partitions": [1, 2], "reason": "backup"}""", "events", "1,2", PauseReasons.Backup)]
-    [InlineData("resume", """{"reason": "not-owned"}""", null, "", PauseReasons.NotOwned)]
+    [InlineData("resume", """{"reason": "backup"}""", null, "", PauseReasons.Backup)]
     [InlineData("resume", """{"Topic": "clicks", "reason": "TargetFailed"}""", "clicks", "", PauseReasons.TargetFailed)]
     [InlineData("pause", """{"topic": "events", "partitions": []}""", "events", "", PauseReasons.Operator)]
     [InlineData("pause", "  ", null, "", PauseReasons.Operator)]

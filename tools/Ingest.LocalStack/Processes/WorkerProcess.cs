@@ -87,6 +87,11 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     public void Kill() => ChildProcesses.Kill(_process);
 
+    /// <summary>SIGSTOP: the worker stands still mid-whatever (a long GC pause, a frozen VM) with its connections open.</summary>
+    public void Freeze() => ChildProcesses.Freeze(_process);
+
+    public void Thaw() => ChildProcesses.Thaw(_process);
+
     public ValueTask DisposeAsync()
     {
         Kill();

@@ -1,0 +1,283 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Ingest.Cli;
+using Ingest.IntegrationTests.EndToEnd;
+using Ingest.LocalStack.ClickHouse;
+using Ingest.LocalStack.Processes;
+using Xunit.Abstractions;
+
+namespace Ingest.IntegrationTests.Regions;
+
+/// <summary>Two-subcluster targets on the real topology (ZooKeeper a and b; subcluster a = a1 + b1, subcluster b =
+/// a2 + b2; Distributed table over both): each region writes the partitions it owns into its own subcluster and
+/// follows the others; a lost region's partitions are taken over and handed back with every message exactly once in
+/// the Distributed table; an owner frozen across a takeover writes nothing more. Workers are real processes driven
+/// through the <c>ingest</c> CLI.</summary>
+public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHelper output) : IClassFixture<TwoSubclusterStack>
+{
+    private const string Token = "two-subcluster-token";
+    private const int Partitions = 4;
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly LocalStack.Stack _stack = fixture.Stack;
+
+    private ClickHouseServer A1 => _stack.Node("a1");
+    private ClickHouseServer A2 => _stack.Node("a2");
+    private ClickHouseServer B1 => _stack.Node("b1");
+    private ClickHouseServer B2 => _stack.Node("b2");
+
+    [Fact]
+    public async Task Each_region_writes_the_partitions_it_owns_into_its_subcluster_and_follows_the_others()
+    {
+        var (topic, table) = await CreateAsync("own");
+        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
+        var (a, b) = (NewAdmin(), NewAdmin());
+        await using var workerA = await StartWorkerAsync("a", topic, table, a);
+        await using var workerB = await StartWorkerAsync("b", topic, table, b);
+        try
+        {
+            await Poll.UntilAsync(() => B2.CountAsync($"SELECT count() FROM {table}"), n => n > 500, TimeSpan.FromSeconds(60));
+            await Poll.UntilAsync(() => A1.CountAsync($"SELECT count() FROM {table}"), n => n > 500, TimeSpan.FromSeconds(60));
+            var status = await StatusAsync(a);
+            foreach (var p in status.GetProperty("partitions").EnumerateArray())
+            {
+                var partition = p.GetProperty("partition").GetInt32();
+                var owner = partition % 2 == 0 ? "a" : "b";
+                Assert.Equal(owner, p.GetProperty("owner").GetString());
+                Assert.Equal(owner == "a" ? "writing" : "following", p.GetProperty("holding").GetString());
+                if (owner == "b")
+                {
+                    Assert.Contains("not-owned", p.GetProperty("pausedBy").EnumerateArray().Select(r => r.GetString()));
+                    Assert.True(p.GetProperty("ownerNext").GetInt64() > 0, $"partition {partition} shows no owner checkpoint: {p}");
+                }
+            }
+            var ownership = await CliAsync("ownership", "--worker", b, "--token", Token, "--json");
+            Assert.Equal(0, ownership.Code);
+            output.WriteLine(ownership.Out);
+
+            var total = await load.StopAsync();
+            await AssertExactlyOnceAsync(B1, table, total);
+            // Each subcluster holds only its region's partitions.
+            Assert.Equal("0,2", (await A1.Client.QueryAsync($"SELECT arrayStringConcat(arraySort(groupUniqArray(toString(_partition))), ',') FROM {table}")).Trim());
+            Assert.Equal("1,3", (await B2.Client.QueryAsync($"SELECT arrayStringConcat(arraySort(groupUniqArray(toString(_partition))), ',') FROM {table}")).Trim());
+        }
+        finally
+        {
+            await load.StopAsync().ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    [Fact]
+    public async Task Region_a_lost_taken_over_by_b_and_failed_back_keeps_every_message_exactly_once()
+    {
+        var (topic, table) = await CreateAsync("tko");
+        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
+        var (a, b) = (NewAdmin(), NewAdmin());
+        WorkerProcess? workerA = await StartWorkerAsync("a", topic, table, a);
+        await using var workerB = await StartWorkerAsync("b", topic, table, b);
+        try
+        {
+            await Poll.UntilAsync(() => A1.CountAsync($"SELECT count() FROM {table}"), n => n > 1_000, TimeSpan.FromSeconds(60));
+            await Poll.UntilAsync(() => B2.CountAsync($"SELECT count() FROM {table}"), n => n > 1_000, TimeSpan.FromSeconds(60));
+
+            // Region a is lost: its worker, both its ClickHouse nodes and its ZooKeeper die at once.
+            workerA.Kill();
+            A1.Kill();
+            A2.Kill();
+            _stack.Keepers["a"].Kill();
+            var lostAt = DateTime.UtcNow;
+            var bAtLoss = await B2.CountAsync($"SELECT count() FROM {table}");
+            await Poll.UntilAsync(() => B2.CountAsync($"SELECT count() FROM {table}"), n => n > bAtLoss + 500, TimeSpan.FromSeconds(60));
+            output.WriteLine($"region b's own partitions writing again {(DateTime.UtcNow - lostAt).TotalSeconds:0.0} s after the loss (quorum degraded)");
+
+            var takeover = await CliAsync("takeover", "--from", "a", "--worker", b, "--token", Token, "--timeout", "60s");
+            output.WriteLine(takeover.Out + takeover.Error);
+            Assert.Equal(0, takeover.Code);
+            var takenAt = DateTime.UtcNow;
+            await Poll.UntilAsync(() => StatusAsync(b), s => Holding(s, "writing") == Partitions, TimeSpan.FromSeconds(30), everyMs: 250);
+            var evenRows = $"SELECT count() FROM {table} WHERE _partition % 2 = 0";
+            await Poll.UntilAsync(() => B2.CountAsync(evenRows), n => n > 500, TimeSpan.FromSeconds(60));
+            output.WriteLine($"region a's partitions written into subcluster b {(DateTime.UtcNow - takenAt).TotalSeconds:0.0} s after the takeover");
+
+            var first = await load.StopAsync();
+            await AssertExactlyOnceAsync(B1, table, first);
+
+            // Region a comes back (Keeper first), its worker follows; failback hands its partitions back.
+            await _stack.Keepers["a"].RestartAsync();
+            await Task.WhenAll(A1.StartAsync(), A2.StartAsync());
+            await workerA.DisposeAsync();
+            workerA = await StartWorkerAsync("a", topic, table, a);
+            await Poll.UntilAsync(() => StatusAsync(a), s => Holding(s, "following") == Partitions, TimeSpan.FromSeconds(60), everyMs: 250);
+            var more = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
+            try
+            {
+                var failback = await Poll.UntilAsync(() => CliAsync("failback", "--to", "a", "--worker", b, "--token", Token, "--timeout", "60s"),
+                    r => r.Code == 0 || !r.Error.Contains("not fully back", StringComparison.Ordinal), TimeSpan.FromSeconds(60), everyMs: 1_000);
+                output.WriteLine(failback.Out + failback.Error);
+                Assert.Equal(0, failback.Code);
+                await Poll.UntilAsync(() => StatusAsync(a), s => Holding(s, "writing") == 2, TimeSpan.FromSeconds(30), everyMs: 250);
+                var aBefore = await A1.CountAsync(evenRows);
+                await Poll.UntilAsync(() => A1.CountAsync(evenRows), n => n > aBefore + 300, TimeSpan.FromSeconds(60));
+            }
+            finally
+            {
+                first += await more.StopAsync();
+            }
+            foreach (var node in new[] { B1, A1 }) await AssertExactlyOnceAsync(node, table, first);
+        }
+        finally
+        {
+            await load.StopAsync().ContinueWith(_ => { }, TaskScheduler.Default);
+            await RegionABackAsync();
+            if (workerA is not null) await workerA.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_owner_frozen_across_a_takeover_writes_nothing_when_it_wakes()
+    {
+        var (topic, table) = await CreateAsync("fnc");
+        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
+        var (a, b) = (NewAdmin(), NewAdmin());
+        // A long MaxAge: when frozen, region a's worker holds open batches it will want to send on waking. A session
+        // longer than the freeze: its group keeps its partitions, so only the ownership view can stop it.
+        await using var workerA = await StartWorkerAsync("a", topic, table, a, maxAgeMs: 2_000, sessionTimeoutMs: 30_000);
+        await using var workerB = await StartWorkerAsync("b", topic, table, b);
+        try
+        {
+            await Poll.UntilAsync(() => A1.CountAsync($"SELECT count() FROM {table}"), n => n > 1_000, TimeSpan.FromSeconds(60));
+            var refused = await CliAsync("takeover", "--from", "a", "--worker", b, "--token", Token, "--timeout", "60s");
+            output.WriteLine(refused.Out + refused.Error);
+            Assert.Equal(1, refused.Code);
+            Assert.Contains("looks alive", refused.Error + refused.Out, StringComparison.Ordinal);
+
+            workerA.Freeze();
+            var frozenAt = DateTime.UtcNow;
+            var takeover = await CliAsync("takeover", "--from", "a", "--force", "--worker", b, "--token", Token, "--json", "--timeout", "60s");
+            Assert.Equal(0, takeover.Code);
+            var starts = Starts(takeover.Out);
+            output.WriteLine(string.Join(", ", starts.Select(s => $"{s.Key}@{s.Value}")));
+            Assert.Equal([0, 2], starts.Keys.Order());
+            await Poll.UntilAsync(() => StatusAsync(b), s => Holding(s, "writing") == Partitions, TimeSpan.FromSeconds(30), everyMs: 250);
+            // Longer than the view may age (2 x FollowInterval + 1 s) before region a's worker sends a group.
+            var frozenFor = TimeSpan.FromSeconds(6) - (DateTime.UtcNow - frozenAt);
+            if (frozenFor > TimeSpan.Zero) await Task.Delay(frozenFor);
+
+            workerA.Thaw();
+            output.WriteLine($"region a's worker frozen {(DateTime.UtcNow - frozenAt).TotalSeconds:0.0} s");
+            var status = await Poll.UntilAsync(() => StatusAsync(a), s => Holding(s, "following") == Partitions, TimeSpan.FromSeconds(30), everyMs: 250);
+            Assert.Equal(Partitions, Holding(status, "following"));
+            Assert.Equal(2, LocalStack.Prometheus.PrometheusText.Sum(await workerA.MetricsAsync(), "ingest_ownership_fenced_total"));
+            await Task.Delay(3_000);
+            var total = await load.StopAsync();
+
+            // Nothing of the claimed ranges in subcluster a: the woken owner sent none of what it held.
+            foreach (var (partition, start) in starts)
+                Assert.Equal(0, await A1.CountAsync($"SELECT count() FROM {table} WHERE _partition = {partition} AND _offset >= {start}"));
+            await AssertExactlyOnceAsync(B1, table, total);
+        }
+        finally
+        {
+            workerA.Thaw();
+            await load.StopAsync().ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    private static int Holding(JsonElement status, string holding) =>
+        status.GetProperty("partitions").EnumerateArray().Count(p => p.TryGetProperty("holding", out var h) && h.GetString() == holding);
+
+    private static Dictionary<int, long> Starts(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var answer = doc.RootElement.GetProperty("workers")[0].GetProperty("answer");
+        return answer.GetProperty("routes")[0].GetProperty("partitions").EnumerateArray()
+            .Where(p => p.GetProperty("reason").GetString() == "takeover")
+            .ToDictionary(p => p.GetProperty("partition").GetInt32(), p => p.GetProperty("start").GetInt64());
+    }
+
+    private async Task<(string Topic, string Table)> CreateAsync(string prefix)
+    {
+        await RegionABackAsync();
+        var topic = StackFixture.NewTopic(prefix);
+        _stack.Kafka!.CreateTopic(topic, Partitions);
+        var table = $"default.{prefix}_{Guid.NewGuid():N}"[..28];
+        foreach (var node in _stack.Nodes)
+        {
+            await Load.CreateNamedTableAsync(node, table);
+            await node.Client.ExecuteAsync($"CREATE TABLE {table}_all AS {table} ENGINE = Distributed(ingest, default, {table[8..]})");
+        }
+        return (topic, table);
+    }
+
+    /// <summary>A test that lost region a leaves it running again for the next (Keeper first: a replicated table
+    /// started without its Keeper stays read-only).</summary>
+    private async Task RegionABackAsync()
+    {
+        if (!_stack.Keepers["a"].IsRunning) await _stack.Keepers["a"].RestartAsync();
+        foreach (var node in new[] { A1, A2 }.Where(n => !n.IsRunning)) await node.StartAsync();
+    }
+
+    private static async Task AssertExactlyOnceAsync(ClickHouseServer node, string table, long produced)
+    {
+        var all = $"{table}_all";
+        await Poll.UntilAsync(() => node.CountAsync($"SELECT uniqExact(_partition, _offset) FROM {all}"), n => n >= produced, TimeSpan.FromSeconds(90), everyMs: 500);
+        await Task.Delay(1_500);
+        var line = (await node.Client.QueryAsync($"SELECT count(), uniqExact(_partition, _offset) FROM {all} FORMAT TSV")).Trim();
+        Assert.Equal($"{produced}\t{produced}", line);
+    }
+
+    private static string NewAdmin() => $"http://127.0.0.1:{FreePorts.Next()}";
+
+    private Task<WorkerProcess> StartWorkerAsync(string region, string topic, string table, string admin, int maxAgeMs = 300, int sessionTimeoutMs = 6_000)
+    {
+        var (home, other) = region == "a" ? (new[] { A1, B1 }, new[] { A2, B2 }) : (new[] { B2, A2 }, new[] { B1, A1 });
+        // Subcluster a = a1 + b1, b = a2 + b2; each region lists its local replica first.
+        var (subA, subB) = region == "a" ? (home, other) : (other, home);
+        var settings = new Dictionary<string, string>
+        {
+            ["Ingest:Region"] = region,
+            ["Ingest:Regions:0"] = "a",
+            ["Ingest:Regions:1"] = "b",
+            ["Ingest:Kafka:BootstrapServers"] = _stack.KafkaBootstrap,
+            ["Ingest:Kafka:Group"] = topic,
+            ["Ingest:Kafka:Topics:0"] = topic,
+            ["Ingest:Kafka:Properties:session.timeout.ms"] = sessionTimeoutMs.ToString(CultureInfo.InvariantCulture),
+            ["Ingest:ClickHouse:Table"] = table,
+            ["Ingest:ClickHouse:Target"] = "global",
+            ["Ingest:Targets:global:Kind"] = "two-subcluster",
+            ["Ingest:Targets:global:Quorum:Timeout"] = "00:00:03",
+            ["Ingest:Batching:MaxAge"] = TimeSpan.FromMilliseconds(maxAgeMs).ToString(null, CultureInfo.InvariantCulture),
+            ["Ingest:Admin:Url"] = admin,
+            ["Ingest:Admin:Token"] = Token,
+        };
+        for (var i = 0; i < 2; i++)
+        {
+            settings[$"Ingest:Targets:global:Subclusters:a:{i}"] = subA[i].HttpEndpoint.ToString();
+            settings[$"Ingest:Targets:global:Subclusters:b:{i}"] = subB[i].HttpEndpoint.ToString();
+        }
+        return WorkerProcess.StartAsync(settings, Path.Combine(_stack.Directory, $"worker-{topic}-{region}-{Guid.NewGuid():N}.log"[..60] + ".log"));
+    }
+
+    private static async Task<JsonElement> StatusAsync(string admin)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{admin}/status");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        try
+        {
+            using var response = await Http.SendAsync(request);
+            return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return JsonDocument.Parse("""{"partitions": []}""").RootElement.Clone();
+        }
+    }
+
+    private static async Task<(int Code, string Out, string Error)> CliAsync(params string[] args)
+    {
+        using var stdout = new StringWriter(CultureInfo.InvariantCulture);
+        using var stderr = new StringWriter(CultureInfo.InvariantCulture);
+        var code = await IngestCli.RunAsync(args, new CliIo(stdout, stderr, _ => null) { Width = 250 });
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+}
