@@ -1,6 +1,9 @@
 using System.CommandLine;
 using System.Net.Http.Json;
+using System.Text.Json;
 using Ingest.Pipeline.Control;
+using Ingest.Pipeline.Regions;
+using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
 namespace Ingest.Cli;
@@ -41,7 +44,59 @@ internal static partial class IngestCli
                 new OwnershipRequest(To: parse.GetValue(to), Force: parse.GetValue(force), DryRun: parse.GetValue(dryRun), Timeout: run is null ? null : ControlTimeout.Format(run.Timeout)),
                 FlushAnswerMargin, ct);
         });
-        return [show, takeover, failback];
+        return [show, takeover, failback, ReconcileCommand(io)];
+    }
+
+    private static Command ReconcileCommand(CliIo io)
+    {
+        var config = new Option<FileInfo>("--config", "-c")
+        {
+            Description = "A worker configuration of either region (JSON, section Ingest; Ingest__ environment variables apply over it)",
+            Required = true,
+            HelpName = "FILE",
+        };
+        var apply = new Option<bool>("--apply") { Description = "Delete the copies in the subcluster that does not own them (default: only report)" };
+        var json = new Option<bool>("--json") { Description = "One JSON document on stdout instead of tables" };
+        var reconcile = new Command("reconcile", "Find offsets stored in both subclusters after a takeover (the lost region's unacknowledged INSERT that landed after " +
+            "all, a stale owner's late rows) and, with --apply, delete the copy in the subcluster whose region does not own them. Needs both subclusters; run it " +
+            "once the lost region is back. Exit 0: every offset in one subcluster only; 1: duplicates found (dry run) or left; 2: usage.")
+        {
+            config, apply, json,
+        };
+        reconcile.SetAction((parse, ct) => ReconcileAsync(io, parse.GetValue(config)!, parse.GetValue(apply), parse.GetValue(json), ct));
+        return reconcile;
+    }
+
+    private static async Task<int> ReconcileAsync(CliIo io, FileInfo configFile, bool apply, bool json, CancellationToken ct)
+    {
+        if (LoadOptions(io, configFile) is not { } options) return ExitCodes.Usage;
+        using var logs = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning)
+            .AddFilter("Ingest", json ? LogLevel.Warning : LogLevel.Information));
+        ReconcileReport report;
+        try
+        {
+            report = await new Reconcile(options, logs.CreateLogger("Ingest.Reconcile")).RunAsync(apply, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            io.Error.WriteLine($"ingest reconcile: {(e is OwnershipRefusedException ? "refused" : "failed")}: {e.Message}");
+            return ExitCodes.WorkerError;
+        }
+        if (json)
+        {
+            io.Out.WriteLine(JsonSerializer.Serialize(report, CliJsonContext.Default.ReconcileReport));
+        }
+        else
+        {
+            var console = io.CreateConsole();
+            console.WriteLine($"reconcile ({(apply ? "applied" : "dry run")}): {report.DuplicateOffsets} offset(s) in both subclusters, {report.Remaining} left; " +
+                $"{report.WithinSubcluster} row(s) repeated within one subcluster");
+            var table = Output.NewTable("table", "partition", "offsets", "kept in", apply ? "removed from" : "to remove from");
+            foreach (var r in report.Duplicates) Output.Row(table, r.Table, $"{r.Topic}[{r.Partition}]", $"{r.From}..{r.To}", r.KeptIn, r.RemovedFrom);
+            if (table.Rows.Count > 0) console.Write(table);
+            foreach (var note in report.Notes) console.WriteLine(note);
+        }
+        return report.Remaining == 0 ? ExitCodes.Ok : ExitCodes.WorkerError;
     }
 
     private static async Task<int> OwnershipAsync(CliIo io, Invocation? run, HttpMethod method, string path, OwnershipRequest? body, TimeSpan margin, CancellationToken ct)

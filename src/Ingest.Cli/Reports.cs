@@ -45,5 +45,6 @@ internal sealed record CliReport<T>(string Command, int ExitCode, IReadOnlyList<
 [JsonSerializable(typeof(CliReport<BackupPointReport>))]
 [JsonSerializable(typeof(CliReport<BackupPointList>))]
 [JsonSerializable(typeof(CliReport<OwnershipReport>))]
+[JsonSerializable(typeof(Ingest.Pipeline.Regions.ReconcileReport))]
 [JsonSerializable(typeof(RestoreReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

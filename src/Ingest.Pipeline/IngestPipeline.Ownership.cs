@@ -146,6 +146,7 @@ public sealed partial class IngestPipeline
         {
             var next = _source!.Committed(p) ?? -1;
             route.Checkpoints!.WriteReleased(p, next, epoch, _stopping);
+            if (next >= 0) ownership.Released(p, epoch, ownership.Latest?.View.Current(p).Owner ?? ownership.Target.OtherRegion, next);
             ownership.Hold(p, Holding.Following, epoch);
             _logger.LogInformation("Released {Partition} at offset {Next} (epoch {Epoch})", p, next, epoch);
             Publish();

@@ -36,6 +36,7 @@ internal sealed class OwnershipFollower : IDisposable
     private readonly ILogger _logger;
     private readonly long _intervalMs;
     private readonly Dictionary<TopicPartition, (Holding Mode, uint Epoch)> _held = [];
+    private readonly System.Collections.Concurrent.ConcurrentQueue<OwnershipClaim> _releases = new();
     private List<OwnershipClaim> _otherClaims = [];
     private IReadOnlyDictionary<TopicPartition, Checkpoint> _otherCheckpoints = new Dictionary<TopicPartition, Checkpoint>();
     private Task<OwnershipSnapshot>? _refresh;
@@ -74,6 +75,12 @@ internal sealed class OwnershipFollower : IDisposable
     public void Hold(TopicPartition p, Holding mode, uint epoch) => _held[p] = (mode, epoch);
 
     public void Forget(TopicPartition p) => _held.Remove(p);
+
+    /// <summary>Notes where a hand-over of <paramref name="epoch"/> starts; written into the ownership table by the
+    /// next refresh (retried until it lands), off the pipeline thread.</summary>
+    public void Released(TopicPartition p, uint epoch, string newOwner, long next) =>
+        _releases.Enqueue(new OwnershipClaim(p.Topic, p.Partition.Value, epoch, newOwner, next, -1, -1, OwnershipClaim.Released, Target.Region,
+            $"{Target.Region}/{Environment.MachineName}/{Environment.ProcessId}", DateTimeOffset.UtcNow));
 
     public bool IsFresh(long nowTicks) => Complete && Latest is { } l && nowTicks - l.ReadAtTicks <= MaxViewAgeMs;
 
@@ -158,22 +165,29 @@ internal sealed class OwnershipFollower : IDisposable
         }
         if (home is null) throw new InvalidOperationException($"no replica of this region's subcluster answered: {homeError?.Message}", homeError);
         await ObserveReplicasAsync(homeClient!, ct).ConfigureAwait(false);
+        await WriteReleasesAsync(homeClient!, home, ct).ConfigureAwait(false);
 
         var otherRead = false;
+        var homeReadAt = Environment.TickCount64;
         foreach (var (client, i) in t.Other.Select((c, i) => (c, i)))
         {
+            if (ct.IsCancellationRequested) break;
+            // A hung replica of the other subcluster (its server frozen) must not hold up this region's own view,
+            // which its writes wait for (MaxViewAgeMs): each replica gets half a FollowInterval and half a second.
+            using var otherDeadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            otherDeadline.CancelAfter(TimeSpan.FromMilliseconds(_intervalMs / 2 + 500));
             try
             {
                 // A replica catching up (back after a loss, its queue not empty) may not show the newest claims yet:
                 // another replica of that subcluster is asked first; the last one is taken as it is.
-                if (i < t.Other.Count - 1 && await IsCatchingUpAsync(client, t.OwnershipTable, ct).ConfigureAwait(false)) continue;
-                var claims = await OwnershipTable.ReadAsync(client, t.OwnershipTable, t.BaseGroup, t.Table, ct).ConfigureAwait(false);
-                var checkpoints = await CheckpointStore.ReadGroupAsync(sql => client.QueryAsync(sql, null, ct), t.CheckpointTable, t.GroupOf(t.OtherRegion), t.Table)
+                if (i < t.Other.Count - 1 && await IsCatchingUpAsync(client, t.OwnershipTable, otherDeadline.Token).ConfigureAwait(false)) continue;
+                var claims = await OwnershipTable.ReadAsync(client, t.OwnershipTable, t.BaseGroup, t.Table, otherDeadline.Token).ConfigureAwait(false);
+                var checkpoints = await CheckpointStore.ReadGroupAsync(sql => client.QueryAsync(sql, null, otherDeadline.Token), t.CheckpointTable, t.GroupOf(t.OtherRegion), t.Table)
                     .ConfigureAwait(false);
                 _otherClaims = claims;
                 _otherCheckpoints = checkpoints;
                 otherRead = true;
-                await CopyMissingAsync(homeClient!, home, client, claims, ct).ConfigureAwait(false);
+                await CopyMissingAsync(homeClient!, home, client, claims, otherDeadline.Token).ConfigureAwait(false);
                 break;
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -182,7 +196,7 @@ internal sealed class OwnershipFollower : IDisposable
             }
         }
         var view = new OwnershipView(home.Concat(_otherClaims), t.InitialOwner);
-        return new OwnershipSnapshot(view, otherRead, _otherCheckpoints, Environment.TickCount64);
+        return new OwnershipSnapshot(view, otherRead, _otherCheckpoints, homeReadAt);
     }
 
     /// <summary>A claim is written into the claimant's subcluster and, when it can be, into the other. What one copy
@@ -202,6 +216,23 @@ internal sealed class OwnershipFollower : IDisposable
         catch (ClickHouseServerException)
         {
             // A subcluster without its Keeper is read-only; the copy is made by a later refresh.
+        }
+    }
+
+    private async Task WriteReleasesAsync(ClickHouseHttpClient home, List<OwnershipClaim> homeClaims, CancellationToken ct)
+    {
+        var releases = new List<OwnershipClaim>();
+        while (_releases.TryDequeue(out var r)) releases.Add(r);
+        if (releases.Count == 0) return;
+        try
+        {
+            await OwnershipTable.WriteAsync(home, Target.OwnershipTable, Target.BaseGroup, Target.Table, releases, ct).ConfigureAwait(false);
+            homeClaims.AddRange(releases);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            foreach (var r in releases) _releases.Enqueue(r);
+            _logger.LogWarning("Release rows of {Table} not written yet, retrying with the next refresh: {Error}", Target.Table, e.Message);
         }
     }
 

@@ -20,6 +20,10 @@ internal sealed record OwnershipClaim(
     public const string Takeover = "takeover";
     public const string Failback = "failback";
 
+    /// <summary>Not a claim: the releasing region's note of where a hand-over of <see cref="Epoch"/> starts
+    /// (<see cref="StartOffset"/>), so the range map stays whole after the checkpoint table merged its rows away.</summary>
+    public const string Released = "released";
+
     public TopicPartition TopicPartition => new(Topic, new Partition(Partition));
 
     /// <summary>The claimant chose where to start (a takeover); otherwise the previous owner's end decides.</summary>
@@ -103,18 +107,40 @@ internal static class OwnershipTable
 internal sealed class OwnershipView
 {
     private readonly Dictionary<TopicPartition, OwnershipClaim[]> _history;
+    private readonly Dictionary<(TopicPartition, uint), long> _released = [];
     private readonly Func<int, string> _initialOwner;
 
     public OwnershipView(IEnumerable<OwnershipClaim> claims, Func<int, string> initialOwner)
     {
         _initialOwner = initialOwner;
+        var all = claims.ToList();
+        foreach (var r in all.Where(c => c.Reason == OwnershipClaim.Released)) _released[(r.TopicPartition, r.Epoch)] = r.StartOffset;
         // Two claims of one epoch can only come from two operators during a split: the higher region name wins
         // everywhere alike, and reconcile sorts the rows out.
-        _history = claims.DistinctBy(c => (c.Topic, c.Partition, c.Epoch, c.Owner))
+        _history = all.Where(c => c.Reason != OwnershipClaim.Released).DistinctBy(c => (c.Topic, c.Partition, c.Epoch, c.Owner))
             .GroupBy(c => c.TopicPartition)
             .ToDictionary(g => g.Key, g => g.OrderBy(c => c.Epoch).ThenBy(c => c.Owner, StringComparer.Ordinal).ToArray());
         Claims = [.. _history.Values.SelectMany(h => h)];
     }
+
+    /// <summary>Who owns each offset of the partition: (first offset, owner) per epoch that has started, in offset
+    /// order; the first entry starts at <see cref="long.MinValue"/>. A hand-over starts where its release row says; one
+    /// not released yet has not started (the previous owner still owns what follows).</summary>
+    public IReadOnlyList<(long From, string Owner, uint Epoch)> RangeMap(TopicPartition p)
+    {
+        var map = new List<(long, string, uint)> { (long.MinValue, _initialOwner(p.Partition.Value), 0) };
+        foreach (var c in History(p))
+        {
+            long? start = c.HasStart ? c.StartOffset : _released.TryGetValue((p, c.Epoch), out var r) ? r : null;
+            if (start is not { } s) continue;
+            // A later epoch cannot start before an earlier one's start; if it claims to, it wins from its start on.
+            map.RemoveAll(m => m.Item1 >= s && m.Item1 != long.MinValue);
+            map.Add((s, c.Owner, c.Epoch));
+        }
+        return map;
+    }
+
+    public string OwnerOf(TopicPartition p, long offset) => RangeMap(p).Last(m => m.From <= offset).Owner;
 
     /// <summary>Every claim (epoch ≥ 1) in the view.</summary>
     public IReadOnlyList<OwnershipClaim> Claims { get; }

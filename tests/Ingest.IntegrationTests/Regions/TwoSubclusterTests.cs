@@ -183,6 +183,67 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
         }
     }
 
+    [Fact]
+    public async Task Without_quorum_a_lagging_replica_leaves_duplicates_after_a_takeover_that_reconcile_removes()
+    {
+        var (topic, table) = await CreateAsync("rec");
+        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
+        var (a, b) = (NewAdmin(), NewAdmin());
+        WorkerProcess? workerA = await StartWorkerAsync("a", topic, table, a, quorum: "Off");
+        await using var workerB = await StartWorkerAsync("b", topic, table, b, quorum: "Off");
+        try
+        {
+            await Poll.UntilAsync(() => A1.CountAsync($"SELECT count() FROM {table}"), n => n > 1_000, TimeSpan.FromSeconds(60));
+            // b1, region b's replica of subcluster a, falls behind (frozen); then region a is lost: rows region a had
+            // acknowledged without quorum are on a1 only, so the takeover starts before them.
+            B1.Freeze();
+            await Task.Delay(3_000);
+            workerA.Kill();
+            _stack.Keepers["a"].Kill();
+            A1.Kill();
+            A2.Kill();
+            B1.Thaw();
+            var takeover = await Poll.UntilAsync(() => CliAsync("takeover", "--from", "a", "--worker", b, "--token", Token, "--json", "--timeout", "60s"),
+                r => r.Code == 0, TimeSpan.FromSeconds(30), everyMs: 1_000);
+            Assert.Equal(0, takeover.Code);
+            output.WriteLine("takeover starts: " + string.Join(", ", Starts(takeover.Out).Select(s => $"{s.Key}@{s.Value}")));
+            await Poll.UntilAsync(() => StatusAsync(b), s => Holding(s, "writing") == Partitions, TimeSpan.FromSeconds(30), everyMs: 250);
+            await Task.Delay(3_000);
+            var total = await load.StopAsync();
+
+            await RegionABackAsync();
+            await workerA.DisposeAsync();
+            workerA = await StartWorkerAsync("a", topic, table, a, quorum: "Off");
+            await Poll.UntilAsync(() => StatusAsync(a), s => Holding(s, "following") == Partitions, TimeSpan.FromSeconds(60), everyMs: 250);
+            // Once b1 has fetched what only a1 had, the Distributed table shows those offsets twice.
+            var all = $"{table}_all";
+            var seen = await Poll.UntilAsync(() => B1.CountAsync($"SELECT count() FROM {all}"), n => n > total, TimeSpan.FromSeconds(60), everyMs: 500);
+            Assert.True(seen > total, $"no duplicates appeared ({seen} rows, {total} produced): the test did not make b1 lag");
+            Assert.Equal(total, await B1.CountAsync($"SELECT uniqExact(_partition, _offset) FROM {all}"));
+
+            var config = await ConfigFileAsync(Settings("b", topic, table, b, quorum: "Off"), $"{topic}-b.json");
+            var dryRun = await CliAsync("reconcile", "--config", config, "--json");
+            output.WriteLine(dryRun.Out + dryRun.Error);
+            Assert.Equal(1, dryRun.Code);
+            using (var report = JsonDocument.Parse(dryRun.Out))
+                Assert.Equal(await B1.CountAsync($"SELECT count() FROM {all}") - total, report.RootElement.GetProperty("duplicateOffsets").GetInt64());
+            var applied = await CliAsync("reconcile", "--config", config, "--apply");
+            output.WriteLine(applied.Out + applied.Error);
+            Assert.Equal(0, applied.Code);
+            foreach (var node in new[] { B1, A1 }) await AssertExactlyOnceAsync(node, table, total);
+            // Kept where the range map says: offsets from each takeover's start live in subcluster b only.
+            foreach (var (partition, start) in Starts(takeover.Out))
+                Assert.Equal(0, await A1.CountAsync($"SELECT count() FROM {table} WHERE _partition = {partition} AND _offset >= {start}"));
+        }
+        finally
+        {
+            B1.Thaw();
+            await load.StopAsync().ContinueWith(_ => { }, TaskScheduler.Default);
+            await RegionABackAsync();
+            if (workerA is not null) await workerA.DisposeAsync();
+        }
+    }
+
     private static int Holding(JsonElement status, string holding) =>
         status.GetProperty("partitions").EnumerateArray().Count(p => p.TryGetProperty("holding", out var h) && h.GetString() == holding);
 
@@ -228,7 +289,13 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
 
     private static string NewAdmin() => $"http://127.0.0.1:{FreePorts.Next()}";
 
-    private Task<WorkerProcess> StartWorkerAsync(string region, string topic, string table, string admin, int maxAgeMs = 300, int sessionTimeoutMs = 6_000)
+    private Task<WorkerProcess> StartWorkerAsync(string region, string topic, string table, string admin, int maxAgeMs = 300, int sessionTimeoutMs = 6_000,
+        string quorum = "Auto") =>
+        WorkerProcess.StartAsync(Settings(region, topic, table, admin, maxAgeMs, sessionTimeoutMs, quorum),
+            Path.Combine(_stack.Directory, $"worker-{topic}-{region}-{Guid.NewGuid():N}"[..60] + ".log"));
+
+    private Dictionary<string, string> Settings(string region, string topic, string table, string admin, int maxAgeMs = 300, int sessionTimeoutMs = 6_000,
+        string quorum = "Auto")
     {
         var (home, other) = region == "a" ? (new[] { A1, B1 }, new[] { A2, B2 }) : (new[] { B2, A2 }, new[] { B1, A1 });
         // Subcluster a = a1 + b1, b = a2 + b2; each region lists its local replica first.
@@ -245,6 +312,7 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
             ["Ingest:ClickHouse:Table"] = table,
             ["Ingest:ClickHouse:Target"] = "global",
             ["Ingest:Targets:global:Kind"] = "two-subcluster",
+            ["Ingest:Targets:global:Quorum:Mode"] = quorum,
             ["Ingest:Targets:global:Quorum:Timeout"] = "00:00:03",
             ["Ingest:Batching:MaxAge"] = TimeSpan.FromMilliseconds(maxAgeMs).ToString(null, CultureInfo.InvariantCulture),
             ["Ingest:Admin:Url"] = admin,
@@ -255,7 +323,23 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
             settings[$"Ingest:Targets:global:Subclusters:a:{i}"] = subA[i].HttpEndpoint.ToString();
             settings[$"Ingest:Targets:global:Subclusters:b:{i}"] = subB[i].HttpEndpoint.ToString();
         }
-        return WorkerProcess.StartAsync(settings, Path.Combine(_stack.Directory, $"worker-{topic}-{region}-{Guid.NewGuid():N}.log"[..60] + ".log"));
+        return settings;
+    }
+
+    /// <summary>"Ingest:Kafka:Topics:0" = "t" → {"Ingest": {"Kafka": {"Topics": {"0": "t"}}}}: a worker configuration file.</summary>
+    private async Task<string> ConfigFileAsync(Dictionary<string, string> settings, string name)
+    {
+        var root = new System.Text.Json.Nodes.JsonObject();
+        foreach (var (key, value) in settings.Where(kv => !kv.Key.StartsWith("Ingest:Admin", StringComparison.Ordinal)))
+        {
+            var node = root;
+            var parts = key.Split(':');
+            foreach (var part in parts[..^1]) node = node[part] as System.Text.Json.Nodes.JsonObject ?? (System.Text.Json.Nodes.JsonObject)(node[part] = new System.Text.Json.Nodes.JsonObject());
+            node[parts[^1]] = value;
+        }
+        var path = Path.Combine(_stack.Directory, name);
+        await File.WriteAllTextAsync(path, root.ToJsonString());
+        return path;
     }
 
     private static async Task<JsonElement> StatusAsync(string admin)
