@@ -70,8 +70,8 @@ public sealed class IngestOptions
         if (string.IsNullOrWhiteSpace(Kafka.Group)) errors.Add("Ingest:Kafka:Group is required");
         ValidateRoutes(errors);
         TargetValidation.Check(this, errors);
-        var defaultTarget = errors.Count > 0 || EffectiveRoutes().Any(r => r.Target is null);
-        if (ClickHouse.Endpoints.Length == 0 && defaultTarget) errors.Add("Ingest:ClickHouse:Endpoints needs at least one http(s) URL (or give every route a Target)");
+        // Only a route without a Target writes ClickHouse:Endpoints; other problems do not make them needed.
+        if (ClickHouse.Endpoints.Length == 0 && EffectiveRoutes().Any(r => r.Target is null)) errors.Add("Ingest:ClickHouse:Endpoints needs at least one http(s) URL (or give every route a Target)");
         foreach (var e in ClickHouse.Endpoints)
         {
             if (!Uri.TryCreate(e, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https"))

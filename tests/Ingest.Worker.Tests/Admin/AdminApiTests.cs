@@ -26,7 +26,8 @@ public sealed class AdminApiTests : IAsyncLifetime
     [InlineData("Bearer")]
     public async Task Every_endpoint_answers_401_without_the_right_bearer_token(string? authorization)
     {
-        foreach (var (method, path) in new[] { ("GET", "status"), ("POST", "pause"), ("POST", "resume"), ("POST", "flush"), ("POST", "backup-points"), ("GET", "backup-points") })
+        foreach (var (method, path) in new[] { ("GET", "status"), ("POST", "pause"), ("POST", "resume"), ("POST", "flush"), ("POST", "backup-points"), ("GET", "backup-points"),
+                     ("GET", "ownership"), ("POST", "ownership/takeover"), ("POST", "ownership/failback") })
         {
             using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(_server.Url, path));
             if (authorization is not null) request.Headers.TryAddWithoutValidation("Authorization", authorization);
@@ -211,6 +212,40 @@ public sealed class AdminApiTests : IAsyncLifetime
         using var response = await SendAsync(HttpMethod.Post, "backup-points", """{"name": "p"}""");
         var problem = await ProblemAsync(response, 409);
         Assert.Contains("Ingest:Backup:Backend", problem.Detail, StringComparison.Ordinal);
+        Assert.Empty(_server.Control.Calls);
+    }
+
+    [Theory]
+    [InlineData("ownership/takeover", "", "from is required")]
+    [InlineData("ownership/takeover", "{}", "from is required")]
+    [InlineData("ownership/takeover", """{"from": " "}""", "from is required")]
+    [InlineData("ownership/takeover", """{"to": "a"}""", "from is required")]
+    [InlineData("ownership/takeover", """{"form": "a"}""", "unknown field 'form'")]
+    [InlineData("ownership/takeover", """{"from": "a", "timeout": "5s"}""", "timeout applies to failback only")]
+    [InlineData("ownership/takeover", """{"from": "a", "force": "yes"}""", "$.force")]
+    [InlineData("ownership/failback", "", "to is required")]
+    [InlineData("ownership/failback", """{"from": "a"}""", "to is required")]
+    [InlineData("ownership/failback", """{"to": "a", "timeout": "soon"}""", "timeout 'soon' is not a duration")]
+    [InlineData("ownership/failback", """{"to": "a", "timeout": "-5s"}""", "must be > 0")]
+    public async Task An_ownership_request_that_is_wrong_is_400_naming_what(string path, string body, string expected)
+    {
+        using var response = await SendAsync(HttpMethod.Post, path, body);
+        var problem = await ProblemAsync(response, 400);
+        Assert.Contains(expected, problem.Detail, StringComparison.Ordinal);
+        Assert.Empty(_server.Control.Calls);
+    }
+
+    [Theory]
+    [InlineData("POST", "ownership/takeover", """{"from": "a"}""")]
+    [InlineData("POST", "ownership/failback", """{"to": "b", "dryRun": true}""")]
+    [InlineData("GET", "ownership", null)]
+    public async Task Ownership_on_a_worker_without_a_two_subcluster_route_is_409_saying_so(string method, string path, string? body)
+    {
+        // The server's configuration has no target at all: refused before Kafka or ClickHouse would be asked anything.
+        using var response = await SendAsync(new HttpMethod(method), path, body);
+        var problem = await ProblemAsync(response, 409);
+        Assert.Contains("no route of this worker writes a two-subcluster target", problem.Detail, StringComparison.Ordinal);
+        Assert.Contains("Ingest:Targets:<name>:Kind two-subcluster", problem.Detail, StringComparison.Ordinal);
         Assert.Empty(_server.Control.Calls);
     }
 

@@ -186,6 +186,10 @@ public sealed class CliTests : IAsyncLifetime
     [InlineData("pause -w {a} --token t --reason not-owned", "ingest: --reason: unknown reason 'not-owned': expected one of operator, backup, target-failed")]
     [InlineData("flush -w {a} --token t --timeout soon", "ingest: --timeout: timeout 'soon' is not a duration (e.g. 30s, 500ms, 2m, 00:01:30)")]
     [InlineData("status -w {a} --token t --bogus", "ingest: Unrecognized command or argument '--bogus'.")]
+    [InlineData("takeover -w {a} --token t", "ingest: Option '--from' is required.")]
+    [InlineData("takeover -w {a} --token t --force", "ingest: Option '--from' is required.")]
+    [InlineData("failback -w {a} --token t", "ingest: Option '--to' is required.")]
+    [InlineData("failback -w {a} --token t --to a --timeout soon", "ingest: --timeout: timeout 'soon' is not a duration (e.g. 30s, 500ms, 2m, 00:01:30)")]
     [InlineData("", "ingest: Required command was not provided.")]
     public async Task Usage_errors_are_exit_2_with_a_clear_line_and_send_nothing(string args, string expected)
     {
