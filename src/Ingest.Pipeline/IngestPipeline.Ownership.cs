@@ -18,7 +18,7 @@ public sealed partial class IngestPipeline
         {
             if (route.Ownership is not { } ownership) continue;
             if (ownership.Poll(_stopping) is { } snapshot) ApplyOwnership(route, snapshot);
-            CompleteReleases(route);
+            if (ownership.Releasing > 0) CompleteReleases(route);
         }
     }
 

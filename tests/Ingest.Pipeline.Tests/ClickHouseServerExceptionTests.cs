@@ -38,6 +38,18 @@ public sealed class ClickHouseServerExceptionTests
         Assert.Equal(retryable, e.IsRetryable);
     }
 
+    [Theory]
+    [InlineData("Code: 341, e.displayText() = DB::Exception: Session expired (Session expired), e.what() = DB::Exception", true)]
+    [InlineData("Code: 1000, e.displayText() = DB::Exception: Received from 127.0.0.1:9000. DB::Exception: Table is in readonly mode.", true)]
+    [InlineData("Code: 49, e.displayText() = DB::Exception: Coordination::Exception: Connection loss, path: /clickhouse", true)]
+    [InlineData("Code: 60, e.displayText() = DB::Exception: Table default.x doesn't exist.", false)]
+    public void A_lost_keeper_is_recognised_by_its_text_whatever_the_code(string body, bool keeperLoss)
+    {
+        var e = ClickHouseServerException.Parse(HttpStatusCode.InternalServerError, null, body);
+        Assert.Equal(keeperLoss, e.IsKeeperLoss);
+        Assert.Equal(keeperLoss, e.IsRetryable);
+    }
+
     [Fact]
     public void An_answer_without_a_code_is_retryable_only_for_server_errors()
     {

@@ -72,9 +72,21 @@ internal sealed class OwnershipFollower : IDisposable
 
     public IReadOnlyDictionary<TopicPartition, (Holding Mode, uint Epoch)> Held => _held;
 
-    public void Hold(TopicPartition p, Holding mode, uint epoch) => _held[p] = (mode, epoch);
+    /// <summary>Partitions held <see cref="Holding.Releasing"/>: the pipeline looks for finished releases only while
+    /// there are some (it asks on every turn).</summary>
+    public int Releasing { get; private set; }
 
-    public void Forget(TopicPartition p) => _held.Remove(p);
+    public void Hold(TopicPartition p, Holding mode, uint epoch)
+    {
+        Forget(p);
+        _held[p] = (mode, epoch);
+        if (mode == Holding.Releasing) Releasing++;
+    }
+
+    public void Forget(TopicPartition p)
+    {
+        if (_held.Remove(p, out var was) && was.Mode == Holding.Releasing) Releasing--;
+    }
 
     /// <summary>Notes where a hand-over of <paramref name="epoch"/> starts; written into the ownership table by the
     /// next refresh (retried until it lands), off the pipeline thread.</summary>

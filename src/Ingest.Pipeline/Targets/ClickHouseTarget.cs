@@ -17,7 +17,7 @@ internal sealed class ClickHouseTarget : IInsertTarget
     /// (SIGSTOP): the first INSERT waits ~2 s and fails with 999 ("Cannot allocate block number in ZooKeeper:
     /// Coordination::Exception"), every later one at once with 242 ("Table is in readonly mode") until ~5 s after the
     /// Keeper is back. 225 (NO_ZOOKEEPER): the server has no Keeper session at all.</summary>
-    private static bool IsReadOnly(int code) => code is 242 or 999 or 225;
+    private static bool IsReadOnly(ClickHouseServerException e) => e.Code is 242 or 999 or 225 || e.IsKeeperLoss;
 
     private readonly ClickHouseOptions _options;
     private readonly ILogger _logger;
@@ -180,7 +180,7 @@ internal sealed class ClickHouseTarget : IInsertTarget
         catch (Exception e)
         {
             var server = e as ClickHouseServerException;
-            if (server is not null && IsReadOnly(server.Code)) _readOnly = true;
+            if (server is not null && IsReadOnly(server)) _readOnly = true;
             // A server that answered with an error is reachable; one that did not answer is not.
             Volatile.Write(ref _endpoints[i], _endpoints[i] with { Reachable = server is not null, LastError = e.Message, CheckedAt = DateTimeOffset.UtcNow });
             _metrics.InsertFailed(_options.Table, ClickHouseErrors.MetricCode(e));

@@ -244,6 +244,58 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
         }
     }
 
+    [Fact]
+    public async Task Keeper_a_frozen_30_s_pauses_region_a_partitions_while_region_b_partitions_never_stop()
+    {
+        var (topic, table) = await CreateAsync("zkf");
+        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
+        var (a, b) = (NewAdmin(), NewAdmin());
+        await using var workerA = await StartWorkerAsync("a", topic, table, a);
+        await using var workerB = await StartWorkerAsync("b", topic, table, b);
+        var keeper = _stack.Keepers["a"];
+        try
+        {
+            await Poll.UntilAsync(() => A1.CountAsync($"SELECT count() FROM {table}"), n => n > 1_000, TimeSpan.FromSeconds(60));
+            await Poll.UntilAsync(() => B2.CountAsync($"SELECT count() FROM {table}"), n => n > 1_000, TimeSpan.FromSeconds(60));
+            keeper.Freeze();
+            var frozenAt = DateTime.UtcNow;
+            var paused = await Poll.UntilAsync(() => StatusAsync(a), s => ReadOnly(s) == 2, TimeSpan.FromSeconds(25), everyMs: 250);
+            Assert.Equal(2, ReadOnly(paused));
+            output.WriteLine($"region a's partitions paused target-read-only {(DateTime.UtcNow - frozenAt).TotalSeconds:0.0} s into the freeze");
+
+            // Region b's partitions, in subcluster b, go on the whole time.
+            var odd = $"SELECT count() FROM {table} WHERE _partition % 2 = 1";
+            var before = await B2.CountAsync(odd);
+            while (DateTime.UtcNow - frozenAt < TimeSpan.FromSeconds(30))
+            {
+                await Task.Delay(5_000);
+                var now = await B2.CountAsync(odd);
+                Assert.True(now > before, $"region b's partitions stopped at {now} rows while Keeper a was frozen");
+                before = now;
+            }
+            keeper.Thaw();
+            var thawedAt = DateTime.UtcNow;
+            await Poll.UntilAsync(() => StatusAsync(a), s => ReadOnly(s) == 0, TimeSpan.FromSeconds(60), everyMs: 250);
+            var even = $"SELECT count() FROM {table} WHERE _partition % 2 = 0";
+            var aBefore = await A1.CountAsync(even);
+            await Poll.UntilAsync(() => A1.CountAsync(even), n => n > aBefore, TimeSpan.FromSeconds(60), everyMs: 250);
+            output.WriteLine($"region a writing again {(DateTime.UtcNow - thawedAt).TotalSeconds:0.0} s after the Keeper was back");
+
+            var total = await load.StopAsync();
+            await AssertExactlyOnceAsync(B2, table, total);
+        }
+        finally
+        {
+            keeper.Thaw();
+            await load.StopAsync().ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Partitions this region writes that wait for their read-only target.</summary>
+    private static int ReadOnly(JsonElement status) =>
+        status.GetProperty("partitions").EnumerateArray().Count(p => p.GetProperty("holding").GetString() == "writing"
+            && p.GetProperty("pausedBy").EnumerateArray().Any(r => r.GetString() == "target-read-only"));
+
     private static int Holding(JsonElement status, string holding) =>
         status.GetProperty("partitions").EnumerateArray().Count(p => p.TryGetProperty("holding", out var h) && h.GetString() == holding);
 

@@ -23,7 +23,15 @@ public sealed partial class ClickHouseServerException : Exception
     /// 242 table read-only (Keeper lost), 252 too many parts, 285/286 quorum, 319 unknown insert status,
     /// 425 system error, 999 Keeper exception, 225 no Keeper session.</summary>
     public bool IsRetryable => Code is 159 or 202 or 209 or 210 or 225 or 242 or 252 or 285 or 286 or 319 or 425 or 999
-        || (Code == 0 && (int)Status >= 500);
+        || (Code == 0 && (int)Status >= 500) || IsKeeperLoss;
+
+    /// <summary>The server lost its Keeper session, whatever code carries it (an ALTER answers "Session expired", a
+    /// Distributed INSERT wraps the remote replica's error): writes come back once the Keeper does.</summary>
+    public bool IsKeeperLoss =>
+        Message.Contains("Coordination::Exception", StringComparison.Ordinal)
+        || Message.Contains("Session expired", StringComparison.Ordinal)
+        || Message.Contains("Connection loss", StringComparison.Ordinal)
+        || Message.Contains("Table is in readonly mode", StringComparison.Ordinal);
 
     /// <summary>Parses both forms: 18.16 "Code: 60, e.displayText() = DB::Exception: ..." and modern
     /// "Code: 60. DB::Exception: ... (UNKNOWN_TABLE)", preferring the X-ClickHouse-Exception-Code header.</summary>
