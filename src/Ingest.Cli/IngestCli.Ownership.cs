@@ -17,7 +17,7 @@ internal static partial class IngestCli
     private static IEnumerable<Command> OwnershipCommands(CliIo io, CommonOptions common)
     {
         var show = new Command("ownership", "Who writes each partition of the two-subcluster targets: owner region, epoch, where its range starts.");
-        common.AddTo(show, DefaultTimeout);
+        common.AddTo(show, DefaultFailbackWait);
         show.SetAction((parse, ct) => OwnershipAsync(io, common.Read(parse, io), HttpMethod.Get, "ownership", null, TimeSpan.Zero, ct));
 
         var force = new Option<bool>("--force") { Description = "Skip the check that the other region is down (stop its workers first: a live owner keeps writing until it sees the claim)" };
@@ -26,7 +26,8 @@ internal static partial class IngestCli
         var takeover = new Command("takeover", "This region (the worker's) takes over the partitions the lost region owns: each from the first offset not known to be " +
             "in the lost region's subcluster (read on this region's replica of it), written into this region's subcluster. Refused while the other region looks alive, " +
             "unless --force.") { from, force, dryRun };
-        common.AddTo(takeover, DefaultTimeout);
+        // It reads Kafka's metadata and both subclusters: more than a status call.
+        common.AddTo(takeover, DefaultFailbackWait);
         takeover.SetAction((parse, ct) => OwnershipAsync(io, common.Read(parse, io), HttpMethod.Post, "ownership/takeover",
             new OwnershipRequest(From: parse.GetValue(from), Force: parse.GetValue(force), DryRun: parse.GetValue(dryRun)), TimeSpan.Zero, ct));
 

@@ -30,13 +30,19 @@ internal static class Output
             console.WriteLine(status.Fault is null ? line : $"{line}  fault: {status.Fault}");
             foreach (var rule in status.PauseRules) console.WriteLine($"  pause rule: {rule.Reason} on {rule.Selector}");
         }
-        var table = NewTable("worker", "partition", "table", "position", "committed", "lag", "paused by", "in-flight rows");
+        // Owner columns only where a two-subcluster target is involved.
+        var owned = Answered(report).Any(a => a.Answer.Partitions.Any(p => p.Owner is not null));
+        var table = owned
+            ? NewTable("worker", "partition", "table", "position", "committed", "lag", "paused by", "in-flight rows", "owner", "epoch", "holding", "cross-region lag")
+            : NewTable("worker", "partition", "table", "position", "committed", "lag", "paused by", "in-flight rows");
         foreach (var (worker, status) in Answered(report))
         {
             foreach (var p in status.Partitions)
             {
-                Row(table, worker, $"{p.Topic}[{p.Partition}]", p.Table, Number(p.Position), Number(p.Committed), Number(p.Lag),
-                    p.PausedBy.Count == 0 ? "-" : string.Join(",", p.PausedBy), Number(p.InFlightRows));
+                string[] cells = [worker, $"{p.Topic}[{p.Partition}]", p.Table, Number(p.Position), Number(p.Committed), Number(p.Lag),
+                    p.PausedBy.Count == 0 ? "-" : string.Join(",", p.PausedBy), Number(p.InFlightRows)];
+                if (owned) cells = [.. cells, p.Owner ?? "-", Number(p.Epoch), p.Holding ?? "-", Number(p.CrossRegionLag)];
+                Row(table, cells);
             }
         }
         if (table.Rows.Count > 0) console.Write(table);

@@ -10,6 +10,10 @@ var throughput = new Option<bool>("--throughput")
 {
     Description = "Instead of the disaster-recovery story: the throughput run (one region, one worker, --messages events as fast as they go)",
 };
+var regions = new Option<bool>("--regions")
+{
+    Description = "Instead of the backup story: two-subcluster regions, region a lost, `ingest takeover`, region a back, `ingest failback`, `ingest reconcile`",
+};
 var messages = CommandLineSupport.Number("--messages", "events to produce (--throughput)", 500_000L, min: 1);
 var partitions = CommandLineSupport.Number("--partitions", "partitions of the topic (--throughput)", 16, min: 1);
 var format = new Option<string>("--format") { Description = "the worker's INSERT format (--throughput)", DefaultValueFactory = _ => "Native" };
@@ -18,12 +22,13 @@ var checkpoints = new Option<string>("--checkpoints") { Description = "offset ch
 checkpoints.AcceptOnlyFromAmong("on", "off");
 var demo = new Command("demo", "The README's demo: regions a and b dual-ingest one topic (mock Kafka, ClickHouse 18.16, the real worker); " +
     "region a takes a backup point, loses its table, is restored with `ingest restore` and replays; exit 1 unless it equals region b " +
-    "row for row and every message is exactly one row in each. --throughput: the single-worker throughput run instead")
+    "row for row and every message is exactly one row in each. --regions: the takeover and failback story; --throughput: the single-worker throughput run")
 {
-    throughput, messages, partitions, format, checkpoints,
+    throughput, regions, messages, partitions, format, checkpoints,
 };
 demo.Validators.Add(result =>
 {
+    if (result.GetValue(throughput) && result.GetValue(regions)) result.AddError("--throughput and --regions: one story at a time");
     if (result.GetValue(throughput)) return;
     // The story's sizes are fixed (they must fit the mock cluster's retention and two minutes); silently ignoring
     // an option would be worse than saying so.
@@ -35,6 +40,7 @@ demo.SetAction(async (parse, ct) =>
 {
     try
     {
+        if (parse.GetValue(regions)) return await RegionsDemo.RunAsync(ct);
         return parse.GetValue(throughput)
             ? await Demo.RunAsync(parse.GetValue(messages), parse.GetValue(partitions), parse.GetRequiredValue(format), parse.GetValue(checkpoints) == "on", ct)
             : await DrDemo.RunAsync(ct);

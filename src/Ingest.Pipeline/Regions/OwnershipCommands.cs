@@ -72,7 +72,10 @@ public sealed class OwnershipCommands
             foreach (var p in Partitions(t))
             {
                 var current = side.View.Current(p);
-                if (current.Owner != from)
+                // A hand-over to this region that the lost region never released (it was lost first) is taken over too:
+                // otherwise this region would wait for that release row for ever.
+                var stuck = current.Owner == t.Region && !current.HasStart && current.PreviousOwner == from && !side.View.IsReleased(p, current.Epoch);
+                if (current.Owner != from && !stuck)
                 {
                     rows.Add(Row(current, null, null));
                     continue;

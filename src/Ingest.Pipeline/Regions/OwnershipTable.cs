@@ -140,6 +140,9 @@ internal sealed class OwnershipView
         return map;
     }
 
+    /// <summary>The hand-over of <paramref name="epoch"/> has its release row: the new owner knows where to start.</summary>
+    public bool IsReleased(TopicPartition p, uint epoch) => _released.ContainsKey((p, epoch));
+
     public string OwnerOf(TopicPartition p, long offset) => RangeMap(p).Last(m => m.From <= offset).Owner;
 
     /// <summary>Every claim (epoch ≥ 1) in the view.</summary>

@@ -57,6 +57,17 @@ public sealed class IndependentRegionsTests(IndependentStack fixture, ITestOutpu
         }
     }
 
-    private Task<WorkerProcess> StartAsync(ClickHouseServer node, string region, string topic, string table) =>
-        WorkerProcess.StartAsync(Load.WorkerSettings(_stack.KafkaBootstrap, node, topic, table, region), Path.Combine(_stack.Directory, $"worker-{topic}-{region}-{Environment.TickCount64}.log"));
+    /// <summary>A worker writing through a named independent target (Ingest:Targets), as a two-region deployment is
+    /// configured.</summary>
+    private Task<WorkerProcess> StartAsync(ClickHouseServer node, string region, string topic, string table)
+    {
+        var settings = Load.WorkerSettings(_stack.KafkaBootstrap, node, topic, table, region);
+        settings.Remove("Ingest:ClickHouse:Endpoints:0");
+        settings["Ingest:Regions:0"] = "a";
+        settings["Ingest:Regions:1"] = "b";
+        settings["Ingest:ClickHouse:Target"] = "local";
+        settings["Ingest:Targets:local:Kind"] = "independent";
+        settings["Ingest:Targets:local:Endpoints:0"] = node.HttpEndpoint.ToString();
+        return WorkerProcess.StartAsync(settings, Path.Combine(_stack.Directory, $"worker-{topic}-{region}-{Environment.TickCount64}.log"));
+    }
 }
