@@ -13,6 +13,21 @@ internal static class DemoSupport
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
+    /// <summary>Runs a story; one that could not even start (a service missing or failing) exits 1 with the message
+    /// naming which, and its log.</summary>
+    internal static async Task<int> RunStory(Func<CancellationToken, Task<int>> story, CancellationToken ct)
+    {
+        try
+        {
+            return await story(ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Console.Error.WriteLine($"demo: FAILED — {e.Message}");
+            return 1;
+        }
+    }
+
     /// <summary>The worker's settings as the JSON file an operator keeps (section "Ingest"), for <c>ingest restore --config</c>.</summary>
     internal static string ConfigJson(IReadOnlyDictionary<string, string> settings)
     {

@@ -28,19 +28,7 @@ internal static class DrDemo
     private static string Digest =>
         $"SELECT count(), uniqExact(_partition, _offset), sum(cityHash64(_partition, _offset, seq, user_id, event, value)), uniqExact(seq) FROM {Table} FORMAT TSV";
 
-    public static async Task<int> RunAsync(CancellationToken ct)
-    {
-        try
-        {
-            return await RunStoryAsync(ct);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // The stack did not start (a service missing or failing): its message names which, with its log.
-            Console.Error.WriteLine($"demo: FAILED — {e.Message}");
-            return 1;
-        }
-    }
+    public static Task<int> RunAsync(CancellationToken ct) => RunStory(RunStoryAsync, ct);
 
     private static async Task<int> RunStoryAsync(CancellationToken ct)
     {

@@ -23,18 +23,7 @@ internal static class RegionsDemo
     private const int MessagesPerSecond = 2_000;
     private const long MaxMessages = Partitions * 4_000_000L / 130;
 
-    public static async Task<int> RunAsync(CancellationToken ct)
-    {
-        try
-        {
-            return await RunStoryAsync(ct);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            Console.Error.WriteLine($"demo: FAILED — {e.Message}");
-            return 1;
-        }
-    }
+    public static Task<int> RunAsync(CancellationToken ct) => RunStory(RunStoryAsync, ct);
 
     private static async Task<int> RunStoryAsync(CancellationToken ct)
     {
