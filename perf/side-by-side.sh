@@ -2,12 +2,13 @@
 # One backlog, every way of draining it, side by side: builds Release once, then runs the load harness's
 # `side-by-side` verb. It produces N sample events once into a mock Kafka cluster running as its own process, starts
 # ClickHouse 18.16, and drains the same backlog with each contender alone (fresh consumer group, fresh table each
-# time, the order reversed every other round): the Ingest worker with checkpoints on and off, a bare C#
-# Confluent.Kafka loop with the worker's settings, kcat, kcat | clickhouse-client, ClickHouse's Kafka engine + MV.
+# time, the order reversed every other round): the Ingest worker (checkpoints on into MergeTree and into
+# ReplicatedMergeTree, checkpoints off), a bare C# Confluent.Kafka loop with the worker's settings, kcat,
+# kcat | clickhouse-client, ClickHouse's Kafka engine + MV.
 # It prints a live progress line, then a markdown table (medians over rounds) and writes results.md and
 # results.json into the results directory it names (perf/results/side-by-side-<UTC time>/ unless --results DIR).
-#   perf/side-by-side.sh [--messages N] [--partitions P] [--rounds R] [--contenders ingest-eo,ingest-alo,bare,kcat,kcat-ch,kafka-engine]
-#                        [--results DIR] [--keep]
+#   perf/side-by-side.sh [--messages N] [--partitions P] [--rounds R] [--results DIR] [--keep]
+#                        [--contenders ingest-eo,ingest-eo-rmt,ingest-alo,bare,kcat,kcat-ch,kafka-engine]
 # Defaults: 500,000 messages over 16 partitions (~4.1 MB per partition, under the mock's 5 MiB), 1 round: a few
 # minutes on 2 cores. Exit 1 if any contender lost or duplicated rows (or failed), 2 on a usage error.
 set -euo pipefail
