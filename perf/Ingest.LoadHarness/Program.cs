@@ -11,6 +11,7 @@ using Ingest.Pipeline.Decoding;
 
 // Ingest.LoadHarness [--rows N] [--batch-rows N] [--batches-per-insert N] [--passes N]
 // Ingest.LoadHarness restart [--rounds N] [--session-timeout-ms MS] [--instance-id ID]   (see RestartTiming.cs)
+// Ingest.LoadHarness side-by-side [--messages N] [--partitions P] [--rounds R] [--contenders a,b] [--results DIR]   (see SideBySide.cs)
 // Starts a Single stack (ClickHouse 18.16 on loopback, no Kafka), creates default.sink ENGINE = Null, decodes the
 // sample events once, then inserts them through the worker's real path (BatchesContent -> ClickHouseHttpClient)
 // in Native and JSONEachRow, each with and without gzip, and prints wall and CPU time of this process (the
@@ -28,9 +29,52 @@ var restart = new Command("restart", "Seconds from a worker process's start to i
     roundsOption, sessionOption, instanceOption,
 };
 restart.SetAction(async (result, ct) => await Ingest.LoadHarness.RestartTiming.RunAsync(result.GetValue(roundsOption), result.GetValue(sessionOption), result.GetValue(instanceOption), ct));
+var sbsMessages = CommandLineSupport.Number("--messages", "sample events in the backlog (about 130 bytes each; at most ~4.5 MB per partition)", 500_000L, min: 1);
+var sbsPartitions = CommandLineSupport.Number("--partitions", "partitions of the topic", 16, min: 1, max: 1024);
+var sbsRounds = CommandLineSupport.Number("--rounds", "rounds; the contenders' order is reversed every other round", 1, min: 1, max: 20);
+var sbsContenders = new Option<string>("--contenders")
+{
+    Description = $"comma-separated, from {string.Join(",", Ingest.LoadHarness.SideBySide.AllContenders)}",
+    DefaultValueFactory = _ => string.Join(",", Ingest.LoadHarness.SideBySide.AllContenders),
+};
+sbsContenders.Validators.Add(result =>
+{
+    var unknown = (result.GetValueOrDefault<string>() ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).Except(Ingest.LoadHarness.SideBySide.AllContenders).ToList();
+    if (unknown.Count > 0) result.AddError($"--contenders: unknown {string.Join(", ", unknown)}");
+});
+var sbsResults = new Option<string>("--results")
+{
+    Description = "directory for results.md and results.json",
+    DefaultValueFactory = _ => Path.Combine(Ingest.LocalStack.RepoPaths.Root, "perf", "results", $"side-by-side-{DateTime.UtcNow:yyyyMMdd-HHmmss}"),
+};
+var sbsKeep = new Option<bool>("--keep") { Description = "keep the services' directory (logs, data) afterwards" };
+var sideBySide = new Command("side-by-side", "One backlog in a mock Kafka process, drained by each contender alone (the Ingest worker, a bare C# loop, kcat, kcat | clickhouse-client, ClickHouse's Kafka engine): rates, CPU per million rows, peak RSS")
+{
+    sbsMessages, sbsPartitions, sbsRounds, sbsContenders, sbsResults, sbsKeep,
+};
+sideBySide.SetAction(async (result, ct) =>
+{
+    // Bounded as a whole; each contender is bounded on its own too.
+    using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+    limit.CancelAfter(TimeSpan.FromMinutes(60));
+    var list = result.GetRequiredValue(sbsContenders).Split(',', StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
+    return await Ingest.LoadHarness.SideBySide.RunAsync(result.GetValue(sbsMessages), result.GetValue(sbsPartitions), result.GetValue(sbsRounds), list,
+        result.GetRequiredValue(sbsResults), result.GetValue(sbsKeep), limit.Token);
+});
+var consumeBootstrap = new Option<string>("--bootstrap") { Required = true };
+var consumeTopic = new Option<string>("--topic") { Required = true };
+var consumeGroup = new Option<string>("--group") { Required = true };
+var consumeExpect = CommandLineSupport.Number("--expect", "messages to consume before exiting", 1L, min: 1);
+var consume = new Command("consume", "The side-by-side run's bare loop: Confluent.Kafka with the worker's consumer settings, messages discarded")
+{
+    consumeBootstrap, consumeTopic, consumeGroup, consumeExpect,
+};
+consume.Hidden = true;
+consume.SetAction(result => Ingest.LoadHarness.BareConsumer.Run(result.GetRequiredValue(consumeBootstrap), result.GetRequiredValue(consumeTopic),
+    result.GetRequiredValue(consumeGroup), result.GetValue(consumeExpect), stallSeconds: 30));
 var root = new RootCommand("Client and server cost of inserting pre-decoded batches into ENGINE = Null on a local ClickHouse 18.16")
 {
-    rowsOption, batchRowsOption, batchesPerInsertOption, passesOption, restart,
+    rowsOption, batchRowsOption, batchesPerInsertOption, passesOption, restart, sideBySide, consume,
 };
 var parsed = root.Parse(args);
 // The root has no action of its own: an action here is --help or the usage error System.CommandLine prints.

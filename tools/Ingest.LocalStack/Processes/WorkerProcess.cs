@@ -30,6 +30,9 @@ public sealed class WorkerProcess : IAsyncDisposable
     /// settings leave it to the worker's default. It only listens when a token is configured too.</summary>
     public Uri? AdminApi { get; }
 
+    /// <summary>The worker's own pid (the wrappers it starts under exec into it): for reading its CPU and memory from /proc.</summary>
+    public int ProcessId => _process.Id;
+
     public bool HasExited => _process.HasExited;
 
     public int ExitCode => _process.ExitCode;
