@@ -97,7 +97,7 @@ var ch = stack.Node("ch");
 const string table = "default.sink";
 await ch.Client.ExecuteAsync($"CREATE TABLE {table} ({SampleEvents.TableColumns}) ENGINE = Null", ct: cts.Token);
 var schema = await TableSchema.LoadAsync(ch.Client, table, cts.Token);
-var serverPid = FindServerPid(Path.Combine(ch.Directory, "config.xml"));
+var serverPid = Ingest.LoadHarness.ProcStat.FindClickHouse(Path.Combine(ch.Directory, "config.xml"));
 Console.WriteLine($"harness: ClickHouse {await ch.Client.ScalarAsync("SELECT version()", cts.Token)} at {ch.HttpEndpoint} (pid {serverPid?.ToString(CultureInfo.InvariantCulture) ?? "unknown"}), table {table} ENGINE = Null");
 
 // Messages first (not measured), then the two decodes, measured for reference.
@@ -204,28 +204,6 @@ TimeSpan ServerCpu()
     // Fields after "(comm) " start at field 3 (state); utime and stime are fields 14 and 15, clock ticks of 1/100 s.
     var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
     return TimeSpan.FromMilliseconds(ticks * 10);
-}
-
-static int? FindServerPid(string configFile)
-{
-    foreach (var dir in Directory.EnumerateDirectories("/proc"))
-    {
-        if (!int.TryParse(Path.GetFileName(dir), CultureInfo.InvariantCulture, out var pid)) continue;
-        try
-        {
-            var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
-            if (cmdline.StartsWith("/usr/sbin/clickhouse-server", StringComparison.Ordinal) && cmdline.Contains(configFile, StringComparison.Ordinal)) return pid;
-        }
-        catch (IOException)
-        {
-            // the process ended while we looked
-        }
-        catch (UnauthorizedAccessException)
-        {
-            // not ours
-        }
-    }
-    return null;
 }
 
 // Bytes on the wire for all batches (compressed when gzip), written through the same BatchesContent.

@@ -196,11 +196,9 @@ internal static class SideBySide
     /// per partition and its CPU per message grows with the number of batches: SampleEvents.Produce's 5 ms linger
     /// spread over 80 partitions made ~12-message batches, and every contender then read at the mock's pace
     /// (~9 CPU-s per million messages in the mock, one core) instead of its own.</summary>
-    private static long Produce(string bootstrap, long messages, Action<long> progress, CancellationToken ct)
-    {
-        var config = new ProducerConfig
+    private static long Produce(string bootstrap, long messages, Action<long> progress, CancellationToken ct) =>
+        SampleEvents.Produce(bootstrap, Topic, 0, messages, progress, ct, new ProducerConfig
         {
-            BootstrapServers = bootstrap,
             Acks = Acks.All,
             LingerMs = 200,
             BatchSize = 1_000_000,
@@ -208,38 +206,7 @@ internal static class SideBySide
             StickyPartitioningLingerMs = 0,
             QueueBufferingMaxMessages = 2_000_000,
             QueueBufferingMaxKbytes = 1_048_576,
-        };
-        using var producer = new ProducerBuilder<Null, byte[]>(config).Build();
-        long delivered = 0;
-        Error? failure = null;
-        void OnDelivery(DeliveryReport<Null, byte[]> r)
-        {
-            if (r.Error.IsError) failure ??= r.Error;
-            else Interlocked.Increment(ref delivered);
-        }
-        for (long i = 0; i < messages; i++)
-        {
-            ct.ThrowIfCancellationRequested();
-            var message = new Message<Null, byte[]> { Value = SampleEvents.Message(i) };
-            while (true)
-            {
-                try
-                {
-                    producer.Produce(Topic, message, OnDelivery);
-                    break;
-                }
-                catch (ProduceException<Null, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
-                {
-                    producer.Poll(TimeSpan.FromMilliseconds(10));
-                }
-            }
-            if ((i & 0x3FFF) == 0) progress(Interlocked.Read(ref delivered));
-        }
-        producer.Flush(ct);
-        if (failure is not null) throw new KafkaException(failure);
-        progress(delivered);
-        return delivered;
-    }
+        });
 
     private static async Task<RunResult> RunOneAsync(Env env, string name, int round, CancellationToken ct)
     {

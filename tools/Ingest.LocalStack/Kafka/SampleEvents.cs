@@ -27,10 +27,13 @@ public static class SampleEvents
     }
 
     /// <summary>Produces messages [first, first+count) to <paramref name="topic"/>, spread over partitions; returns
-    /// the number acknowledged by the brokers (throws if any delivery failed).</summary>
-    public static long Produce(string bootstrap, string topic, long first, long count, Action<long>? progress = null, CancellationToken ct = default)
+    /// the number acknowledged by the brokers (throws if any delivery failed). <paramref name="config"/>: other producer
+    /// settings (its bootstrap servers are set here), e.g. larger batches for a backlog.</summary>
+    public static long Produce(string bootstrap, string topic, long first, long count, Action<long>? progress = null, CancellationToken ct = default,
+        ProducerConfig? config = null)
     {
-        var config = new ProducerConfig
+        if (config is not null) config.BootstrapServers = bootstrap;
+        config ??= new ProducerConfig
         {
             BootstrapServers = bootstrap,
             Acks = Acks.All,
