@@ -50,7 +50,6 @@ public sealed class QuorumPolicyTests
 
     [Theory]
     [InlineData(285)]
-    [InlineData(286)]
     [InlineData(319)]
     public void Auto_degrades_to_0_on_a_quorum_error(int code)
     {
@@ -67,6 +66,8 @@ public sealed class QuorumPolicyTests
         foreach (var e in new Exception[]
                  {
                      ServerError(242), ServerError(252), ServerError(999), ServerError(60),
+                     // Concurrent quorum INSERTs into one table get 286 while both regions are fine.
+                     ServerError(286),
                      ClickHouseServerException.Parse(HttpStatusCode.ServiceUnavailable, null, "no code here"),
                      new HttpRequestException("Connection refused (Code: 319)"),
                      new TimeoutException(),
@@ -110,7 +111,7 @@ public sealed class QuorumPolicyTests
         var policy = Policy(QuorumMode.Auto);
         policy.Failed(ServerError(319));
         policy.Observed(2, 2);
-        policy.Failed(ServerError(286));
+        policy.Failed(ServerError(285));
         policy.Observed(2, 2);
         AssertNoQuorum(policy);
         policy.Observed(2, 2);
