@@ -31,6 +31,9 @@ internal sealed class PartitionBatch(TopicPartition partition, IRowBuffer rows)
 
     public long StartedAtTicks { get; private set; }
 
+    /// <summary>When it was sealed (Environment.TickCount64).</summary>
+    public long SealedAtTicks { get; set; }
+
     public bool IsEmpty => FirstOffset < 0;
 
     /// <summary>Where the group resumes once this batch is stored: the offset after its last message.</summary>

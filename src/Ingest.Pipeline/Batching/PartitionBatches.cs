@@ -59,6 +59,7 @@ internal sealed class PartitionBatches
             return;
         }
         batch.State = BatchState.Sealed;
+        batch.SealedAtTicks = Environment.TickCount64;
         lane.Sealed.Enqueue(batch);
         HeldBytes += batch.Rows.SourceBytes;
         if (lane.Sealed.Count == 1) _ready.Add(batch);
@@ -83,34 +84,53 @@ internal sealed class PartitionBatches
 
     /// <summary>Takes ready batches for one INSERT: the oldest sealed batch of partitions with nothing in flight, all
     /// of one table (<paramref name="tableOf"/>; negative: not to be sent now), up to <paramref name="maxBytes"/>
-    /// and <paramref name="maxBatches"/>. Batches with no rows (every message rejected) need no INSERT: they go to
+    /// and <paramref name="maxBatches"/>. A group smaller than <paramref name="minBytesOf"/> its table that could
+    /// still grow, whose batches were all sealed after <paramref name="holdSealedAfter"/>, is left ready (empty list,
+    /// <paramref name="heldTable"/> set): the caller holds it back while an INSERT of that table runs. Batches with no rows (every message rejected) need no INSERT: they go to
     /// <paramref name="empty"/>, in flight all the same, to be completed by the caller.</summary>
-    public List<PartitionBatch> TakeGroup(Func<TopicPartition, int> tableOf, long maxBytes, int maxBatches, List<PartitionBatch> empty)
+    public List<PartitionBatch> TakeGroup(Func<TopicPartition, int> tableOf, long maxBytes, int maxBatches, List<PartitionBatch> empty,
+        Func<int, long> minBytesOf, long holdSealedAfter, out int heldTable)
     {
+        heldTable = -1;
         var group = new List<PartitionBatch>();
         var table = -1;
         long bytes = 0;
+        var full = false;
+        var oldest = long.MaxValue;
         for (var i = 0; i < _ready.Count; i++)
         {
             var batch = _ready[i];
             var t = tableOf(batch.Partition);
             if (t < 0 || (table >= 0 && t != table)) continue;
-            if (batch.Rows.Rows > 0)
+            if (batch.Rows.Rows == 0)
             {
-                if (group.Count == maxBatches || (bytes > 0 && bytes + batch.Rows.SourceBytes > maxBytes)) break;
-                table = t;
-                bytes += batch.Rows.SourceBytes;
-                group.Add(batch);
-            }
-            else
-            {
+                batch.State = BatchState.InFlight;
                 empty.Add(batch);
+                _ready.RemoveAt(i--);
+                continue;
             }
-            batch.State = BatchState.InFlight;
-            _ready.RemoveAt(i--);
+            if (group.Count == maxBatches || (bytes > 0 && bytes + batch.Rows.SourceBytes > maxBytes))
+            {
+                full = true;
+                break;
+            }
+            table = t;
+            bytes += batch.Rows.SourceBytes;
+            oldest = Math.Min(oldest, batch.SealedAtTicks);
+            group.Add(batch);
         }
+        if (group.Count > 0 && !full && group.Count < maxBatches && oldest > holdSealedAfter && bytes < minBytesOf(table))
+        {
+            heldTable = table;
+            group.Clear();
+            return group;
+        }
+        foreach (var batch in group) batch.State = BatchState.InFlight;
+        if (group.Count > 0) _ready.RemoveAll(IsInFlight);
         return group;
     }
+
+    private static readonly Predicate<PartitionBatch> IsInFlight = b => b.State == BatchState.InFlight;
 
     /// <summary>The INSERT of <paramref name="batch"/> ended (acknowledged or abandoned): the batch is released and the
     /// partition's next sealed batch becomes ready. False when the partition was released meanwhile: its offsets must

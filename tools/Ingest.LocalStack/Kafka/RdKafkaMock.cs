@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
+using Ingest.Pipeline.Kafka;
 
 namespace Ingest.LocalStack.Kafka;
 
@@ -9,33 +10,15 @@ internal static partial class RdKafkaMock
 {
     private const string Lib = "librdkafka";
 
-    private static readonly Lazy<string> LoadedPath = new(FindLibraryConfluentKafkaLoaded);
-
-    // librdkafka.redist ships two glibc builds for linux-x64: the generic librdkafka.so needs libsasl2.so.3, which
-    // Debian 12 lacks (its libsasl2-2 is libsasl2.so.2), so it fails to load there ("libsasl2.so.3: cannot open
-    // shared object file"); centos8-librdkafka.so needs only glibc, and Confluent.Kafka falls back to it. A plain
-    // [LibraryImport("librdkafka")] probes the generic one only and fails. Letting Confluent.Kafka choose and binding
-    // to the file it mapped keeps one librdkafka in the process, so the mock runs the same build the clients do.
+    // Bound to the file Confluent.Kafka loaded (see Librdkafka: the generic build does not load on Debian 12), so the
+    // mock runs the same build the clients do.
     static RdKafkaMock() => NativeLibrary.SetDllImportResolver(typeof(RdKafkaMock).Assembly, Resolve);
 
     /// <summary>The librdkafka file these functions call (and Confluent.Kafka uses).</summary>
-    internal static string LibraryPath => LoadedPath.Value;
+    internal static string LibraryPath => Librdkafka.LibraryPath;
 
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath) =>
-        name == Lib ? NativeLibrary.Load(LoadedPath.Value) : IntPtr.Zero;
-
-    private static string FindLibraryConfluentKafkaLoaded()
-    {
-        Confluent.Kafka.Library.Load();
-        // dlopen records the path it mapped; /proc/self/maps names every mapped file (field 6).
-        foreach (var line in File.ReadLines("/proc/self/maps"))
-        {
-            var slash = line.IndexOf('/', StringComparison.Ordinal);
-            if (slash >= 0 && line.EndsWith("librdkafka.so", StringComparison.Ordinal)) return line[slash..];
-        }
-        throw new DllNotFoundException(
-            $"Confluent.Kafka loaded librdkafka {Confluent.Kafka.Library.VersionString}, but no *librdkafka.so is mapped in this process");
-    }
+        name == Lib ? NativeLibrary.Load(LibraryPath) : IntPtr.Zero;
 
     [LibraryImport(Lib)]
     internal static partial IntPtr rd_kafka_conf_new();

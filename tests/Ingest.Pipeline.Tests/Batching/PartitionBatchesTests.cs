@@ -1,0 +1,57 @@
+using Confluent.Kafka;
+using Ingest.Pipeline.Batching;
+
+namespace Ingest.Pipeline.Tests.Batching;
+
+public sealed class PartitionBatchesTests
+{
+    private static readonly Func<TopicPartition, int> OneTable = _ => 0;
+
+    private static PartitionBatches Sealed(int partitions, int messagesEach)
+    {
+        var batches = new PartitionBatches(b => b.Rows.Dispose(), _ => { });
+        var pool = new RowBufferPool(() => new JsonRowsBuffer(), null);
+        for (var p = 0; p < partitions; p++)
+        {
+            var batch = batches.Open(new TopicPartition("t", p), _ => pool);
+            for (var i = 0; i < messagesEach; i++) Assert.Null(batch.Add(i, "{\"a\":1}"u8));
+            batches.Seal(batch);
+        }
+        return batches;
+    }
+
+    [Fact]
+    public void A_small_group_is_held_while_the_minimum_asks_for_more_and_its_batches_are_fresh()
+    {
+        var batches = Sealed(partitions: 3, messagesEach: 10);
+        var empty = new List<PartitionBatch>();
+
+        var group = batches.TakeGroup(OneTable, maxBytes: 1_000_000, maxBatches: 256, empty, _ => 10_000, holdSealedAfter: Environment.TickCount64 - 60_000, out var held);
+
+        Assert.Empty(group);
+        Assert.Equal(0, held);
+        // Nothing was taken: the same batches go once no minimum applies.
+        group = batches.TakeGroup(OneTable, 1_000_000, 256, empty, _ => 0, Environment.TickCount64 - 60_000, out held);
+        Assert.Equal(3, group.Count);
+        Assert.Equal(-1, held);
+        Assert.All(group, b => Assert.Equal(BatchState.InFlight, b.State));
+    }
+
+    [Fact]
+    public void A_held_group_goes_once_its_oldest_batch_waited_long_enough_or_it_is_full()
+    {
+        var batches = Sealed(partitions: 3, messagesEach: 10);
+        var empty = new List<PartitionBatch>();
+
+        // Sealed before the hold limit: sent despite the minimum.
+        var group = batches.TakeGroup(OneTable, 1_000_000, 256, empty, _ => 10_000, holdSealedAfter: Environment.TickCount64 + 1, out var held);
+        Assert.Equal(3, group.Count);
+        Assert.Equal(-1, held);
+
+        // Full (maxBatches reached): sent despite the minimum and fresh batches.
+        batches = Sealed(partitions: 3, messagesEach: 10);
+        group = batches.TakeGroup(OneTable, 1_000_000, maxBatches: 2, empty, _ => 10_000, Environment.TickCount64 - 60_000, out held);
+        Assert.Equal(2, group.Count);
+        Assert.Equal(-1, held);
+    }
+}
