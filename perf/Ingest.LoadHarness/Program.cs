@@ -48,9 +48,11 @@ var sbsResults = new Option<string>("--results")
     DefaultValueFactory = _ => Path.Combine(Ingest.LocalStack.RepoPaths.Root, "perf", "results", $"side-by-side-{DateTime.UtcNow:yyyyMMdd-HHmmss}"),
 };
 var sbsKeep = new Option<bool>("--keep") { Description = "keep the services' directory (logs, data) afterwards" };
+var sbsLatencySeconds = CommandLineSupport.Number("--latency-seconds", "after the drains, a live run of this many seconds: produce -> visible p50/p99 (0: none)", 0, min: 0, max: 600);
+var sbsLatencyRate = new Option<double?>("--latency-rate") { Description = "messages a second for the latency run (default: half the exactly-once worker's drain rate)" };
 var sideBySide = new Command("side-by-side", "One backlog in a mock Kafka process, drained by each contender alone (the Ingest worker, a bare C# loop, kcat, kcat | clickhouse-client, ClickHouse's Kafka engine): rates, CPU per million rows, peak RSS")
 {
-    sbsMessages, sbsPartitions, sbsRounds, sbsContenders, sbsResults, sbsKeep,
+    sbsMessages, sbsPartitions, sbsRounds, sbsContenders, sbsResults, sbsKeep, sbsLatencySeconds, sbsLatencyRate,
 };
 sideBySide.SetAction(async (result, ct) =>
 {
@@ -59,7 +61,7 @@ sideBySide.SetAction(async (result, ct) =>
     limit.CancelAfter(TimeSpan.FromMinutes(60));
     var list = result.GetRequiredValue(sbsContenders).Split(',', StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
     return await Ingest.LoadHarness.SideBySide.RunAsync(result.GetValue(sbsMessages), result.GetValue(sbsPartitions), result.GetValue(sbsRounds), list,
-        result.GetRequiredValue(sbsResults), result.GetValue(sbsKeep), limit.Token);
+        result.GetRequiredValue(sbsResults), result.GetValue(sbsKeep), result.GetValue(sbsLatencySeconds), result.GetValue(sbsLatencyRate), limit.Token);
 });
 var consumeBootstrap = new Option<string>("--bootstrap") { Required = true };
 var consumeTopic = new Option<string>("--topic") { Required = true };

@@ -15,7 +15,7 @@ namespace Ingest.LoadHarness;
 /// process, then lets each contender drain the whole backlog alone (fresh consumer group, fresh table), the order
 /// alternating over rounds, and measures each from /proc. A contender that loses or duplicates rows is reported as
 /// such, never as fast.</summary>
-internal static class SideBySide
+internal static partial class SideBySide
 {
     public static readonly string[] AllContenders = ["ingest-eo", "ingest-eo-rmt", "ingest-alo", "bare", "kcat", "kcat-ch", "kafka-engine"];
 
@@ -36,8 +36,16 @@ internal static class SideBySide
         ["kafka-engine"] = "ClickHouse Kafka engine + materialized view",
     };
 
-    public static async Task<int> RunAsync(long messages, int partitions, int rounds, IReadOnlyList<string> contenders, string resultsDir, bool keep, CancellationToken ct)
+    /// <summary>Runs the drains, then the latency run when <paramref name="latencySeconds"/> is not 0 (at
+    /// <paramref name="latencyRate"/>, or half the exactly-once worker's median drain rate).</summary>
+    public static async Task<int> RunAsync(long messages, int partitions, int rounds, IReadOnlyList<string> contenders, string resultsDir, bool keep,
+        int latencySeconds, double? latencyRate, CancellationToken ct)
     {
+        if (latencySeconds > 0 && latencyRate is null && !contenders.Contains("ingest-eo"))
+        {
+            Console.Error.WriteLine("side-by-side: --latency-seconds needs --latency-rate, or ingest-eo among the contenders (its drain rate halved is the default)");
+            return 2;
+        }
         // The mock keeps only the newest 5 MiB per partition: a larger backlog would be cut before anyone reads it.
         var perPartition = messages * BytesPerMessage / partitions;
         if (perPartition > 4_500_000)
@@ -66,7 +74,7 @@ internal static class SideBySide
         {
             WriteClickHouseExtras(Path.Combine(stackDir, "ch"));
             var kafkaLog = Path.Combine(stackDir, "kafka.log");
-            var kafka = ChildProcesses.Start("dotnet", [RepoPaths.LocalStackDll, "kafka", "--topic", $"{Topic}:{partitions}"], kafkaLog);
+            var kafka = ChildProcesses.Start("dotnet", [RepoPaths.LocalStackDll, "kafka", "--topic", $"{Topic}:{partitions}", "--topic", $"{LatencyTopic}:{partitions}"], kafkaLog);
             try
             {
                 var bootstrap = await WaitForBootstrapAsync(kafka, kafkaLog, ct);
@@ -96,13 +104,22 @@ internal static class SideBySide
                         Console.WriteLine(Summary(result));
                     }
                 }
-                var report = Report(results, messages, partitions, rounds, started);
+                LatencyResult? latency = null;
+                if (latencySeconds > 0)
+                {
+                    var rate = latencyRate ?? Medians(results).FirstOrDefault(m => m.Contender == "ingest-eo")?.DrainRowsPerSecond / 2;
+                    if (rate is not > 0) throw new InvalidOperationException("no exactly-once drain rate was measured to halve: pass --latency-rate");
+                    latency = await RunLatencyAsync(env, rate.Value, TimeSpan.FromSeconds(latencySeconds), ct);
+                    Console.WriteLine($"side-by-side: latency {latency.Status}: p50 {F(latency.P50Ms, "0")} ms, p99 {F(latency.P99Ms, "0")} ms, max {F(latency.MaxMs, "0")} ms over {latency.ProbesSeen:N0} probes");
+                }
+                var report = Report(results, messages, partitions, rounds, started) + (latency is null ? "" : Environment.NewLine + LatencyReport(latency));
                 await File.WriteAllTextAsync(Path.Combine(resultsDir, "results.md"), report, ct);
-                await File.WriteAllTextAsync(Path.Combine(resultsDir, "results.json"), Json(results, messages, partitions, rounds, started), ct);
+                await File.WriteAllTextAsync(Path.Combine(resultsDir, "results.json"), Json(results, messages, partitions, rounds, started, latency), ct);
+                await File.WriteAllTextAsync(Path.Combine(resultsDir, "rows.svg"), Plot(results, messages), ct);
                 Console.WriteLine();
                 Console.WriteLine(report);
-                Console.WriteLine($"side-by-side: wrote {Path.Combine(resultsDir, "results.md")} and results.json");
-                return results.All(r => r.Status == "ok") ? 0 : 1;
+                Console.WriteLine($"side-by-side: wrote {Path.Combine(resultsDir, "results.md")}, results.json and rows.svg");
+                return results.All(r => r.Status == "ok") && latency?.Status is null or "ok" ? 0 : 1;
             }
             finally
             {
@@ -116,7 +133,7 @@ internal static class SideBySide
         }
     }
 
-    private sealed record Env(string Bootstrap, ClickHouseServer Ch, int ChPid, int KafkaPid, int ZkPid, long Messages, int Partitions, string Dir);
+    internal sealed record Env(string Bootstrap, ClickHouseServer Ch, int ChPid, int KafkaPid, int ZkPid, long Messages, int Partitions, string Dir);
 
     /// <summary>What the Kafka engine needs before the server starts: 18.16 reads its librdkafka settings only from
     /// config.xml's &lt;kafka&gt; section, and a new group would otherwise start at the end of the topic. The
@@ -282,18 +299,7 @@ internal static class SideBySide
         var table = await CreateTableAsync(env, id, ct, replicated);
         var services = new ServiceCpu(env);
         var clock = Stopwatch.StartNew();
-        await using var worker = await WorkerProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["Ingest:Region"] = "a",
-            ["Ingest:Kafka:BootstrapServers"] = env.Bootstrap,
-            ["Ingest:Kafka:Group"] = $"sbs-{id}",
-            ["Ingest:Kafka:Topics:0"] = Topic,
-            ["Ingest:Kafka:Properties:session.timeout.ms"] = "6000",
-            ["Ingest:ClickHouse:Endpoints:0"] = env.Ch.HttpEndpoint.ToString(),
-            ["Ingest:ClickHouse:Table"] = table,
-            ["Ingest:Batching:MaxAge"] = "00:00:00.500",
-            ["Ingest:Checkpoints:Enabled"] = checkpoints ? "true" : "false",
-        }, Path.Combine(env.Dir, $"worker-{id}.log"), ct);
+        await using var worker = await WorkerProcess.StartAsync(WorkerSettings(env, id, table, Topic, checkpoints), Path.Combine(env.Dir, $"worker-{id}.log"), ct);
         await using var sampler = new TreeSampler(worker.ProcessId);
         var watch = await WatchTableAsync(env, name, round, table, clock, () => worker.HasExited, ct);
         // Read at the last row: the worker stays up (idle) afterwards, which is not its cost.
@@ -305,6 +311,22 @@ internal static class SideBySide
         if (!worker.HasExited) await worker.StopAsync(TimeSpan.FromSeconds(30));
         return FromTable(name, round, env.Messages, watch, rows, distinct, cpu, svc, rss, load);
     }
+
+    /// <summary>The batch age of the worker in every run (the demo's): a drain is sealed by age more than by size.</summary>
+    private static readonly TimeSpan WorkerMaxAge = TimeSpan.FromMilliseconds(500);
+
+    private static Dictionary<string, string> WorkerSettings(Env env, string id, string table, string topic, bool checkpoints) => new()
+    {
+        ["Ingest:Region"] = "a",
+        ["Ingest:Kafka:BootstrapServers"] = env.Bootstrap,
+        ["Ingest:Kafka:Group"] = $"sbs-{id}",
+        ["Ingest:Kafka:Topics:0"] = topic,
+        ["Ingest:Kafka:Properties:session.timeout.ms"] = "6000",
+        ["Ingest:ClickHouse:Endpoints:0"] = env.Ch.HttpEndpoint.ToString(),
+        ["Ingest:ClickHouse:Table"] = table,
+        ["Ingest:Batching:MaxAge"] = WorkerMaxAge.ToString("c", CultureInfo.InvariantCulture),
+        ["Ingest:Checkpoints:Enabled"] = checkpoints ? "true" : "false",
+    };
 
     private static async Task<RunResult> RunKafkaEngineAsync(Env env, string name, int round, string id, string load, CancellationToken ct)
     {
@@ -371,6 +393,7 @@ internal static class SideBySide
             await using var sampler = new TreeSampler(kcat.Id);
             double? first = null, last = null;
             long firstLines = 0, lines = 0;
+            var series = new List<double[]>();
             var lastChange = Stopwatch.StartNew();
             await using (var reader = new FileStream(log, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite))
             {
@@ -390,6 +413,7 @@ internal static class SideBySide
                         firstLines = lines;
                     }
                     if (lines >= env.Messages && last is null) last = clock.Elapsed.TotalSeconds;
+                    series.Add([Math.Round(clock.Elapsed.TotalSeconds, 2), lines]);
                     Progress(ProgressLine(name, round, lines, env.Messages, clock), clock.Elapsed);
                     if (exited) break;
                     await Task.Delay(20, ct);
@@ -401,7 +425,7 @@ internal static class SideBySide
             var (timedCpu, timedRss) = ReadTime(timeFile);
             var (distinct, duplicates) = CountOffsets(log);
             last ??= clock.Elapsed.TotalSeconds - lastChange.Elapsed.TotalSeconds;
-            var watch = new Watch(first, firstLines, last, distinct + duplicates);
+            var watch = new Watch(first, firstLines, last, distinct + duplicates, series);
             var status = kcat.ExitCode == 0 ? null : $"failed: kcat exit {kcat.ExitCode}";
             return FromCounts(name, round, env.Messages, watch, distinct, duplicates, timedCpu ?? sampler.CpuSeconds, svc, Math.Max(sampler.PeakRssBytes, timedRss ?? 0), load, status);
         }
@@ -425,9 +449,12 @@ internal static class SideBySide
         try
         {
             await using var sampler = new TreeSampler(bare.Id);
+            var series = new List<double[]>();
             while (!bare.HasExited && clock.Elapsed < ContenderLimit + Stall)
             {
-                Progress(ProgressLine(name, round, LastProgress(log), env.Messages, clock), clock.Elapsed);
+                var progress = LastProgress(log);
+                series.Add([Math.Round(clock.Elapsed.TotalSeconds, 2), progress]);
+                Progress(ProgressLine(name, round, progress, env.Messages, clock), clock.Elapsed);
                 await Task.Delay(100, ct);
             }
             EndProgress();
@@ -437,7 +464,7 @@ internal static class SideBySide
             var line = File.ReadLines(log).LastOrDefault(l => l.StartsWith("result ", StringComparison.Ordinal))
                 ?? throw new InvalidOperationException($"the bare loop printed no result (exit {bare.ExitCode}):\n{Wait.Tail(log, 5)}");
             var fields = line["result ".Length..].Split(' ').Select(f => f.Split('=')).ToDictionary(f => f[0], f => long.Parse(f[1], CultureInfo.InvariantCulture));
-            var watch = new Watch((fields["first_unix_ms"] - startMs) / 1000.0, 1, (fields["last_unix_ms"] - startMs) / 1000.0, fields["distinct"] + fields["duplicates"]);
+            var watch = new Watch((fields["first_unix_ms"] - startMs) / 1000.0, 1, (fields["last_unix_ms"] - startMs) / 1000.0, fields["distinct"] + fields["duplicates"], series);
             return FromCounts(name, round, env.Messages, watch, fields["distinct"], fields["duplicates"], timedCpu ?? sampler.CpuSeconds, svc,
                 Math.Max(sampler.PeakRssBytes, timedRss ?? 0), load);
         }
@@ -461,7 +488,9 @@ internal static class SideBySide
     private static string KcatArgs(Env env, string id, string format) =>
         string.Join(' ', KcatArgList(env, id, format).Select(a => $"'{a}'"));
 
-    private sealed record Watch(double? FirstAt, long FirstCount, double? LastAt, long Seen);
+    /// <summary>What was seen of a contender's progress; the series holds (seconds since it started, rows or messages
+    /// so far), for the plot.</summary>
+    private sealed record Watch(double? FirstAt, long FirstCount, double? LastAt, long Seen, List<double[]> Series);
 
     /// <summary>Polls count() every 100 ms from the contender's start until every message is a row, the contender
     /// ended, nothing moved for 30 s, or 5 minutes passed.</summary>
@@ -469,6 +498,7 @@ internal static class SideBySide
     {
         double? first = null, last = null;
         long firstCount = 0, rows = 0;
+        var series = new List<double[]>();
         var lastChange = Stopwatch.StartNew();
         var endedSeen = false;
         while (clock.Elapsed < ContenderLimit && lastChange.Elapsed < Stall)
@@ -480,6 +510,7 @@ internal static class SideBySide
             var at = clock.Elapsed.TotalSeconds;
             if (now != rows) lastChange.Restart();
             rows = now;
+            series.Add([Math.Round(at, 2), rows]);
             if (rows > 0 && first is null)
             {
                 first = at;
@@ -497,7 +528,7 @@ internal static class SideBySide
             await Task.Delay(100, ct);
         }
         EndProgress();
-        return new Watch(first, firstCount, last, rows);
+        return new Watch(first, firstCount, last, rows, series);
     }
 
     /// <summary>Waits past the worker's batch age, then counts rows and distinct messages: a redelivery written
@@ -523,7 +554,10 @@ internal static class SideBySide
             ?? (w.LastAt is null ? "no end seen" : "ok");
         // Drain: from the first row (message) seen to the last; one observation only (a single INSERT) has none.
         double? drain = w.FirstAt is { } f && w.LastAt is { } l && l > f && messages > w.FirstCount ? l - f : null;
-        return new RunResult(name, round, status, distinct, duplicates, w.LastAt, drain, messages - w.FirstCount, cpu, svc.ClickHouse, svc.Kafka, svc.ZooKeeper, rss, load);
+        return new RunResult(name, round, status, distinct, duplicates, w.LastAt, drain, messages - w.FirstCount, cpu, svc.ClickHouse, svc.Kafka, svc.ZooKeeper, rss, load)
+        {
+            Series = w.Series,
+        };
     }
 
     private static async Task WaitExitAsync(Process process, CancellationToken ct)
@@ -677,7 +711,7 @@ internal static class SideBySide
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    private static string Json(List<RunResult> results, long messages, int partitions, int rounds, DateTimeOffset started) =>
+    private static string Json(List<RunResult> results, long messages, int partitions, int rounds, DateTimeOffset started, LatencyResult? latency) =>
         JsonSerializer.Serialize(new
         {
             Started = started,
@@ -689,6 +723,7 @@ internal static class SideBySide
             Contenders = Descriptions,
             Medians = Medians(results),
             Runs = results,
+            Latency = latency,
         }, JsonOptions);
 
     private static string LoadAverage() => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]);
@@ -714,6 +749,9 @@ internal static class SideBySide
 internal sealed record RunResult(string Contender, int Round, string Status, long DistinctRows, long DuplicateRows, double? EndToEndSeconds, double? DrainSeconds,
     long DrainRows, double? ContenderCpuSeconds, double? ClickHouseCpuSeconds, double? KafkaCpuSeconds, double? ZooKeeperCpuSeconds, long? PeakRssBytes, string LoadBefore)
 {
+    /// <summary>[seconds since start, rows] as observed, for the plot.</summary>
+    public List<double[]> Series { get; init; } = [];
+
     public double? EndToEndRowsPerSecond => EndToEndSeconds is > 0 ? DistinctRows / EndToEndSeconds : null;
 
     public double? DrainRowsPerSecond => DrainSeconds is > 0 ? DrainRows / DrainSeconds : null;
