@@ -245,30 +245,15 @@ internal sealed class RestoreReplay(IngestOptions options, ILogger logger)
     private static async Task<Dictionary<(string Topic, int Partition), Checkpoint>> CheckpointsAsync(
         ClickHouseHttpClient client, string checkpointTable, string group, string table, CancellationToken ct)
     {
-        string text;
         try
         {
-            text = await client.QueryAsync($"""
-                SELECT topic, partition, argMax(first_offset, version), argMax(last_offset, version), argMax(toUInt8(state), version), max(version)
-                FROM {checkpointTable}
-                WHERE consumer_group = {ClickHouseText.Quote(group)} AND target_table = {ClickHouseText.Quote(table)}
-                GROUP BY topic, partition
-                FORMAT TSV
-                """, ct: ct).ConfigureAwait(false);
+            var all = await CheckpointStore.ReadGroupAsync(sql => client.QueryAsync(sql, null, ct), checkpointTable, group, table).ConfigureAwait(false);
+            return all.ToDictionary(kv => (kv.Key.Topic, kv.Key.Partition.Value), kv => kv.Value);
         }
         catch (ClickHouseServerException e) when (e.Code == BackupPointStore.UnknownTable)
         {
             return [];
         }
-        var result = new Dictionary<(string, int), Checkpoint>();
-        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var f = line.Split('\t');
-            result[(ClickHouseText.UnescapeTsv(f[0]), int.Parse(f[1], CultureInfo.InvariantCulture))] = new Checkpoint(
-                long.Parse(f[2], CultureInfo.InvariantCulture), long.Parse(f[3], CultureInfo.InvariantCulture),
-                (CheckpointState)byte.Parse(f[4], CultureInfo.InvariantCulture), ulong.Parse(f[5], CultureInfo.InvariantCulture), "");
-        }
-        return result;
     }
 
     /// <summary>A committed checkpoint ending right before each partition's replay position, newer than any row the
