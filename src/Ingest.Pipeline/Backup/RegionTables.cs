@@ -58,23 +58,8 @@ internal sealed class RegionTables : IDisposable
     public string? CheckpointTableOf(string dataTable) => _checkpointOf.GetValueOrDefault(dataTable);
 
     /// <summary>The first endpoint that answers <c>SELECT 1</c>; throws naming every endpoint and its error.</summary>
-    public async Task<ClickHouseHttpClient> FirstReachableAsync(CancellationToken ct)
-    {
-        var errors = new List<string>();
-        foreach (var client in Clients)
-        {
-            try
-            {
-                await client.ScalarAsync("SELECT 1", ct).ConfigureAwait(false);
-                return client;
-            }
-            catch (Exception e) when (e is HttpRequestException or ClickHouseServerException or TaskCanceledException && !ct.IsCancellationRequested)
-            {
-                errors.Add($"{client.Endpoint}: {e.Message}");
-            }
-        }
-        throw new InvalidOperationException($"no ClickHouse endpoint of region {Region} answers: {string.Join("; ", errors)}");
-    }
+    public Task<ClickHouseHttpClient> FirstReachableAsync(CancellationToken ct) =>
+        ClickHouseHttpClient.FirstAnsweringAsync(Clients, errors => new InvalidOperationException($"no ClickHouse endpoint of region {Region} answers: {errors}"), ct);
 
     /// <summary>Whether the first data table's engine is a Replicated* one on <paramref name="client"/>.</summary>
     public async Task<bool> IsReplicatedAsync(ClickHouseHttpClient client, CancellationToken ct)

@@ -103,23 +103,9 @@ public sealed class Reconcile
             + $"{ClickHouseText.QuoteIdentifier(Mapping.Provenance.Partition)} = {p.Partition.Value}";
     }
 
-    private static async Task<ClickHouseHttpClient> FirstAnsweringAsync(IReadOnlyList<ClickHouseHttpClient> clients, string region, CancellationToken ct)
-    {
-        var errors = new List<string>();
-        foreach (var client in clients)
-        {
-            try
-            {
-                await client.QueryAsync("SELECT 1", null, ct).ConfigureAwait(false);
-                return client;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                errors.Add($"{client.Endpoint}: {e.Message}");
-            }
-        }
-        throw new OwnershipRefusedException($"reconcile reads both subclusters; no replica of region {region}'s answers ({string.Join("; ", errors)})");
-    }
+    private static Task<ClickHouseHttpClient> FirstAnsweringAsync(IReadOnlyList<ClickHouseHttpClient> clients, string region, CancellationToken ct) =>
+        ClickHouseHttpClient.FirstAnsweringAsync(clients,
+            errors => new OwnershipRefusedException($"reconcile reads both subclusters; no replica of region {region}'s answers ({errors})"), ct);
 
     /// <summary>Waits (up to a minute) until the replica has nothing left to fetch: queue empty, Keeper session up.</summary>
     private static async Task WaitCaughtUpAsync(ClickHouseHttpClient client, string table, string region, CancellationToken ct)

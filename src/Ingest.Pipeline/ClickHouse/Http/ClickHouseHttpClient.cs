@@ -35,6 +35,26 @@ public sealed class ClickHouseHttpClient : IDisposable
 
     public Uri Endpoint { get; }
 
+    /// <summary>The first of <paramref name="clients"/> that answers <c>SELECT 1</c>, tried in order; when none does,
+    /// the exception <paramref name="none"/> builds from every endpoint's error ("endpoint: error; ...").</summary>
+    internal static async Task<ClickHouseHttpClient> FirstAnsweringAsync(IEnumerable<ClickHouseHttpClient> clients, Func<string, Exception> none, CancellationToken ct)
+    {
+        var errors = new List<string>();
+        foreach (var client in clients)
+        {
+            try
+            {
+                await client.QueryAsync("SELECT 1", null, ct).ConfigureAwait(false);
+                return client;
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                errors.Add($"{client.Endpoint}: {e.Message}");
+            }
+        }
+        throw none(string.Join("; ", errors));
+    }
+
     private SocketsHttpHandler CreateHandler(X509Certificate2Collection? caCertificates)
     {
         var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2) };
