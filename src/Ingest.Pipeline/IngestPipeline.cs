@@ -92,7 +92,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
         _maxAgeMs = (long)options.Batching.MaxAge.TotalMilliseconds;
         _inserts = new InsertScheduler(options.ClickHouse.MaxConcurrentInserts);
         _batches = new PartitionBatches(b => RouteOf(b.Partition.Topic).Pool.Return(b.Rows), CountSealed);
-        _sendableRoute = p => RouteOf(p.Topic) is { Error: null, Held: false } r && MaySend(r) ? r.Index : -1;
+        _sendableRoute = p => RouteOf(p.Topic) is { Error: null } r && MaySend(r) ? r.Index : -1;
         _minGroupBytes = i => _behind && _routes[i].InsertsRunning > 0 ? options.Batching.MaxBytes / 2 : 0;
         _holdTicks = Math.Min(MaxGroupHoldMs, _maxAgeMs / 4);
         _poolOf = p => RouteOf(p.Topic).Pool;
@@ -245,19 +245,13 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
     /// ~120 ms of p99 latency at 138k messages/s.</summary>
     private void Dispatch()
     {
-        foreach (var route in _routes) route.Held = false;
         while (_inserts.HasCapacity)
         {
             _empty.Clear();
             var group = _batches.TakeGroup(_sendableRoute, _options.Batching.MaxBytes, MaxBatchesPerInsert, _empty, _minGroupBytes,
-                Environment.TickCount64 - _holdTicks, out var held);
+                Environment.TickCount64 - _holdTicks);
             // Every message was rejected: nothing to insert, but the offsets are consumed.
             foreach (var batch in _empty) Acknowledge(RouteOf(batch.Partition.Topic), batch);
-            if (held >= 0)
-            {
-                _routes[held].Held = true;
-                continue;
-            }
             if (group.Count == 0)
             {
                 if (_empty.Count == 0) return;

@@ -84,46 +84,46 @@ internal sealed class PartitionBatches
 
     /// <summary>Takes ready batches for one INSERT: the oldest sealed batch of partitions with nothing in flight, all
     /// of one table (<paramref name="tableOf"/>; negative: not to be sent now), up to <paramref name="maxBytes"/>
-    /// and <paramref name="maxBatches"/>. A group smaller than <paramref name="minBytesOf"/> its table that could
-    /// still grow, whose batches were all sealed after <paramref name="holdSealedAfter"/>, is left ready (empty list,
-    /// <paramref name="heldTable"/> set): the caller holds it back while an INSERT of that table runs. Batches with no rows (every message rejected) need no INSERT: they go to
+    /// and <paramref name="maxBatches"/>. A table whose group is smaller than <paramref name="minBytesOf"/> it, could
+    /// still grow, and has only batches sealed after <paramref name="holdSealedAfter"/> is held back: its batches stay
+    /// ready and the next table's are taken. Batches with no rows (every message rejected) need no INSERT: they go to
     /// <paramref name="empty"/>, in flight all the same, to be completed by the caller.</summary>
     public List<PartitionBatch> TakeGroup(Func<TopicPartition, int> tableOf, long maxBytes, int maxBatches, List<PartitionBatch> empty,
-        Func<int, long> minBytesOf, long holdSealedAfter, out int heldTable)
+        Func<int, long> minBytesOf, long holdSealedAfter)
     {
-        heldTable = -1;
         var group = new List<PartitionBatch>();
-        var table = -1;
-        long bytes = 0;
-        var full = false;
-        var oldest = long.MaxValue;
-        for (var i = 0; i < _ready.Count; i++)
+        List<int>? held = null;
+        while (true)
         {
-            var batch = _ready[i];
-            var t = tableOf(batch.Partition);
-            if (t < 0 || (table >= 0 && t != table)) continue;
-            if (batch.Rows.Rows == 0)
+            var table = -1;
+            long bytes = 0;
+            var full = false;
+            var oldest = long.MaxValue;
+            for (var i = 0; i < _ready.Count; i++)
             {
-                batch.State = BatchState.InFlight;
-                empty.Add(batch);
-                _ready.RemoveAt(i--);
-                continue;
+                var batch = _ready[i];
+                var t = tableOf(batch.Partition);
+                if (t < 0 || (table >= 0 && t != table) || held?.Contains(t) == true) continue;
+                if (batch.Rows.Rows == 0)
+                {
+                    batch.State = BatchState.InFlight;
+                    empty.Add(batch);
+                    _ready.RemoveAt(i--);
+                    continue;
+                }
+                if (group.Count == maxBatches || (bytes > 0 && bytes + batch.Rows.SourceBytes > maxBytes))
+                {
+                    full = true;
+                    break;
+                }
+                table = t;
+                bytes += batch.Rows.SourceBytes;
+                oldest = Math.Min(oldest, batch.SealedAtTicks);
+                group.Add(batch);
             }
-            if (group.Count == maxBatches || (bytes > 0 && bytes + batch.Rows.SourceBytes > maxBytes))
-            {
-                full = true;
-                break;
-            }
-            table = t;
-            bytes += batch.Rows.SourceBytes;
-            oldest = Math.Min(oldest, batch.SealedAtTicks);
-            group.Add(batch);
-        }
-        if (group.Count > 0 && !full && group.Count < maxBatches && oldest > holdSealedAfter && bytes < minBytesOf(table))
-        {
-            heldTable = table;
+            if (group.Count == 0 || full || group.Count == maxBatches || oldest <= holdSealedAfter || bytes >= minBytesOf(table)) break;
+            (held ??= []).Add(table);
             group.Clear();
-            return group;
         }
         foreach (var batch in group) batch.State = BatchState.InFlight;
         if (group.Count > 0) _ready.RemoveAll(IsInFlight);

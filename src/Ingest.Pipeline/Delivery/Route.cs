@@ -56,9 +56,6 @@ internal sealed class Route : IDisposable
     /// <summary>INSERTs of this route started and not yet taken back (kept by the <see cref="InsertScheduler"/>).</summary>
     public int InsertsRunning { get; set; }
 
-    /// <summary>Set while one dispatch round holds the route's small group back (see IngestPipeline.Dispatch).</summary>
-    public bool Held { get; set; }
-
     public bool NeedsTimestamp => Schema?.Decoder.NeedsTimestamp == true;
 
     /// <summary>Named, or matching the route's pattern.</summary>

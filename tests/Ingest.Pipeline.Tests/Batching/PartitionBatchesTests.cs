@@ -26,14 +26,13 @@ public sealed class PartitionBatchesTests
         var batches = Sealed(partitions: 3, messagesEach: 10);
         var empty = new List<PartitionBatch>();
 
-        var group = batches.TakeGroup(OneTable, maxBytes: 1_000_000, maxBatches: 256, empty, _ => 10_000, holdSealedAfter: Environment.TickCount64 - 60_000, out var held);
+        var group = batches.TakeGroup(OneTable, maxBytes: 1_000_000, maxBatches: 256, empty, _ => 10_000, holdSealedAfter: Environment.TickCount64 - 60_000);
 
         Assert.Empty(group);
-        Assert.Equal(0, held);
+        Assert.Empty(empty);
         // Nothing was taken: the same batches go once no minimum applies.
-        group = batches.TakeGroup(OneTable, 1_000_000, 256, empty, _ => 0, Environment.TickCount64 - 60_000, out held);
+        group = batches.TakeGroup(OneTable, 1_000_000, 256, empty, _ => 0, Environment.TickCount64 - 60_000);
         Assert.Equal(3, group.Count);
-        Assert.Equal(-1, held);
         Assert.All(group, b => Assert.Equal(BatchState.InFlight, b.State));
     }
 
@@ -44,14 +43,27 @@ public sealed class PartitionBatchesTests
         var empty = new List<PartitionBatch>();
 
         // Sealed before the hold limit: sent despite the minimum.
-        var group = batches.TakeGroup(OneTable, 1_000_000, 256, empty, _ => 10_000, holdSealedAfter: Environment.TickCount64 + 1, out var held);
+        var group = batches.TakeGroup(OneTable, 1_000_000, 256, empty, _ => 10_000, holdSealedAfter: Environment.TickCount64 + 1);
         Assert.Equal(3, group.Count);
-        Assert.Equal(-1, held);
 
         // Full (maxBatches reached): sent despite the minimum and fresh batches.
         batches = Sealed(partitions: 3, messagesEach: 10);
-        group = batches.TakeGroup(OneTable, 1_000_000, maxBatches: 2, empty, _ => 10_000, Environment.TickCount64 - 60_000, out held);
+        group = batches.TakeGroup(OneTable, 1_000_000, maxBatches: 2, empty, _ => 10_000, Environment.TickCount64 - 60_000);
         Assert.Equal(2, group.Count);
-        Assert.Equal(-1, held);
+    }
+
+    [Fact]
+    public void A_held_table_leaves_its_batches_ready_and_the_next_table_goes()
+    {
+        var batches = Sealed(partitions: 4, messagesEach: 10);
+        var empty = new List<PartitionBatch>();
+        Func<TopicPartition, int> twoTables = p => p.Partition.Value % 2;
+
+        // Table 0 must reach 10,000 bytes to go; table 1 has no minimum.
+        var group = batches.TakeGroup(twoTables, 1_000_000, 256, empty, t => t == 0 ? 10_000 : 0, Environment.TickCount64 - 60_000);
+
+        Assert.Equal([1, 3], group.Select(b => b.Partition.Partition.Value).Order());
+        group = batches.TakeGroup(twoTables, 1_000_000, 256, empty, _ => 0, Environment.TickCount64 - 60_000);
+        Assert.Equal([0, 2], group.Select(b => b.Partition.Partition.Value).Order());
     }
 }
