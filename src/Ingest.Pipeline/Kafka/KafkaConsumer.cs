@@ -89,8 +89,9 @@ internal sealed unsafe class KafkaConsumer : IPartitionConsumer
         return new ConsumedMessage(partition, m->Offset, timestamp);
     }
 
-    /// <summary>The TopicPartition of a message, one instance per partition (the pipeline's lookups then compare it by
-    /// reference first); messages come in runs of one partition, so the last one answers most of them.</summary>
+    /// <summary>The TopicPartition of a message, one instance per partition (nothing allocated per message, and its
+    /// topic string is the same instance in every lookup); messages come in runs of one partition, so the last one
+    /// answers most of them.</summary>
     private TopicPartition PartitionOf(Librdkafka.Message* m)
     {
         var key = (m->Topic, m->Partition);
@@ -120,20 +121,13 @@ internal sealed unsafe class KafkaConsumer : IPartitionConsumer
         _current = null;
     }
 
-    private void Guard(Action handler)
+    private void Guard(Action handler) => Guard(() =>
     {
-        try
-        {
-            handler();
-        }
-        catch (Exception e)
-        {
-            _handlerError = ExceptionDispatchInfo.Capture(e);
-            throw;
-        }
-    }
+        handler();
+        return true;
+    });
 
-    private IReadOnlyList<TopicPartitionOffset> Guard(Func<IReadOnlyList<TopicPartitionOffset>> handler)
+    private T Guard<T>(Func<T> handler)
     {
         try
         {
