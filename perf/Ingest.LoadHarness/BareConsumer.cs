@@ -27,14 +27,18 @@ internal static class BareConsumer
         // that saw some messages twice cannot pass for one that saw each once.
         var next = new Dictionary<int, long>();
         long distinct = 0, duplicates = 0, bytes = 0;
-        long firstMs = 0;
+        long firstMs = 0, firstCpuMs = 0;
         var stall = Stopwatch.StartNew();
         while (distinct < expect && stall.Elapsed < TimeSpan.FromSeconds(stallSeconds))
         {
             var result = consumer.Consume(TimeSpan.FromMilliseconds(200));
             if (result is null) continue;
             stall.Restart();
-            if (firstMs == 0) firstMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            if (firstMs == 0)
+            {
+                firstMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                firstCpuMs = (long)Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+            }
             bytes += result.Message.Value.Length;
             var p = result.Partition.Value;
             var offset = result.Offset.Value;
@@ -50,7 +54,7 @@ internal static class BareConsumer
         // A run that stalled ended with its last message, not with the wait after it.
         var lastMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (distinct < expect ? stall.ElapsedMilliseconds : 0);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"result distinct={distinct} duplicates={duplicates} bytes={bytes} first_unix_ms={firstMs} last_unix_ms={lastMs}"));
+            $"result distinct={distinct} duplicates={duplicates} bytes={bytes} first_unix_ms={firstMs} first_cpu_ms={firstCpuMs} last_unix_ms={lastMs}"));
         consumer.Close();
         return distinct == expect && duplicates == 0 ? 0 : 1;
     }

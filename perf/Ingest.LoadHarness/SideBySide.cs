@@ -301,7 +301,12 @@ internal static partial class SideBySide
         var clock = Stopwatch.StartNew();
         await using var worker = await WorkerProcess.StartAsync(WorkerSettings(env, id, table, Topic, checkpoints), Path.Combine(env.Dir, $"worker-{id}.log"), ct);
         await using var sampler = new TreeSampler(worker.ProcessId);
-        var watch = await WatchTableAsync(env, name, round, table, clock, () => worker.HasExited, ct);
+        double? cpuAtFirst = null;
+        var watch = await WatchTableAsync(env, name, round, table, clock, () => worker.HasExited, ct, () =>
+        {
+            sampler.Sample();
+            cpuAtFirst = sampler.CpuSeconds;
+        });
         // Read at the last row: the worker stays up (idle) afterwards, which is not its cost.
         sampler.Sample();
         var cpu = sampler.CpuSeconds;
@@ -309,7 +314,7 @@ internal static partial class SideBySide
         var svc = services.Now();
         var (rows, distinct) = await SettleAndCountAsync(env, table, ct);
         if (!worker.HasExited) await worker.StopAsync(TimeSpan.FromSeconds(30));
-        return FromTable(name, round, env.Messages, watch, rows, distinct, cpu, svc, rss, load);
+        return FromTable(name, round, env.Messages, watch, rows, distinct, cpu, svc, rss, load) with { ContenderCpuAtFirstSeconds = cpuAtFirst };
     }
 
     /// <summary>The batch age of the worker in every run (the demo's): a drain is sealed by age more than by size.</summary>
@@ -466,7 +471,7 @@ internal static partial class SideBySide
             var fields = line["result ".Length..].Split(' ').Select(f => f.Split('=')).ToDictionary(f => f[0], f => long.Parse(f[1], CultureInfo.InvariantCulture));
             var watch = new Watch((fields["first_unix_ms"] - startMs) / 1000.0, 1, (fields["last_unix_ms"] - startMs) / 1000.0, fields["distinct"] + fields["duplicates"], series);
             return FromCounts(name, round, env.Messages, watch, fields["distinct"], fields["duplicates"], timedCpu ?? sampler.CpuSeconds, svc,
-                Math.Max(sampler.PeakRssBytes, timedRss ?? 0), load);
+                Math.Max(sampler.PeakRssBytes, timedRss ?? 0), load) with { ContenderCpuAtFirstSeconds = fields["first_cpu_ms"] / 1000.0 };
         }
         finally
         {
@@ -495,7 +500,8 @@ internal static partial class SideBySide
 
     /// <summary>Polls count() every 100 ms from the contender's start until every message is a row, the contender
     /// ended, nothing moved for 30 s, or 5 minutes passed.</summary>
-    private static async Task<Watch> WatchTableAsync(Env env, string name, int round, string table, Stopwatch clock, Func<bool> ended, CancellationToken ct)
+    private static async Task<Watch> WatchTableAsync(Env env, string name, int round, string table, Stopwatch clock, Func<bool> ended, CancellationToken ct,
+        Action? firstSeen = null)
     {
         double? first = null, last = null;
         long firstCount = 0, rows = 0;
@@ -516,6 +522,7 @@ internal static partial class SideBySide
             {
                 first = at;
                 firstCount = rows;
+                firstSeen?.Invoke();
             }
             Progress(ProgressLine(name, round, rows, env.Messages, clock), clock.Elapsed);
             // A count past N can still hide missing messages behind redelivered ones: only distinct seq ends it.
@@ -644,14 +651,14 @@ internal static partial class SideBySide
 
     private static string Summary(RunResult r) => string.Create(CultureInfo.InvariantCulture,
         $"side-by-side: round {r.Round} {r.Contender,-12} {r.Status}: end to end {F(r.EndToEndSeconds, "0.00")} s = {F(r.EndToEndRowsPerSecond, "N0")} rows/s, " +
-        $"drain {F(r.DrainRowsPerSecond, "N0")} rows/s, CPU-s per 1M: contender {F(r.ContenderCpuPerMillion, "0.00")}, ClickHouse {F(r.ClickHouseCpuPerMillion, "0.00")}, " +
+        $"drain {F(r.DrainRowsPerSecond, "N0")} rows/s, CPU-s per 1M: contender {F(r.ContenderCpuPerMillion, "0.00")} ({F(r.ContenderCpuAtFirstSeconds, "0.00")} s to the first row, {F(r.DrainCpuPerMillion, "0.00")} per 1M after), ClickHouse {F(r.ClickHouseCpuPerMillion, "0.00")}, " +
         $"Kafka {F(r.KafkaCpuPerMillion, "0.00")}, ZooKeeper {F(r.ZooKeeperCpuPerMillion, "0.00")}, peak RSS {F(r.PeakRssBytes / 1e6, "0")} MB, load before {r.LoadBefore}");
 
     private static string F(double? v, string format) => v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) : "—";
 
     private sealed record Median(string Contender, int Ok, int Runs, double? EndToEndSeconds, double? EndToEndRowsPerSecond, double? DrainRowsPerSecond,
-        double? ContenderCpuPerMillion, double? ClickHouseCpuPerMillion, double? KafkaCpuPerMillion, double? ZooKeeperCpuPerMillion, double? PeakRssMegabytes,
-        double? DrainVsBare, double? CpuVsBare, string Statuses);
+        double? ContenderCpuPerMillion, double? ContenderCpuAtFirstSeconds, double? DrainCpuPerMillion, double? ClickHouseCpuPerMillion, double? KafkaCpuPerMillion,
+        double? ZooKeeperCpuPerMillion, double? PeakRssMegabytes, double? DrainVsBare, double? CpuVsBare, double? DrainCpuVsBare, string Statuses);
 
     private static List<Median> Medians(List<RunResult> results)
     {
@@ -659,8 +666,9 @@ internal static partial class SideBySide
         {
             var ok = g.Where(r => r.Status == "ok").ToList();
             return new Median(g.Key, ok.Count, g.Count(), Mid(ok.Select(r => r.EndToEndSeconds)), Mid(ok.Select(r => r.EndToEndRowsPerSecond)),
-                Mid(ok.Select(r => r.DrainRowsPerSecond)), Mid(ok.Select(r => r.ContenderCpuPerMillion)), Mid(ok.Select(r => r.ClickHouseCpuPerMillion)),
-                Mid(ok.Select(r => r.KafkaCpuPerMillion)), Mid(ok.Select(r => r.ZooKeeperCpuPerMillion)), Mid(ok.Select(r => r.PeakRssBytes / 1e6)), null, null,
+                Mid(ok.Select(r => r.DrainRowsPerSecond)), Mid(ok.Select(r => r.ContenderCpuPerMillion)), Mid(ok.Select(r => r.ContenderCpuAtFirstSeconds)),
+                Mid(ok.Select(r => r.DrainCpuPerMillion)), Mid(ok.Select(r => r.ClickHouseCpuPerMillion)), Mid(ok.Select(r => r.KafkaCpuPerMillion)),
+                Mid(ok.Select(r => r.ZooKeeperCpuPerMillion)), Mid(ok.Select(r => r.PeakRssBytes / 1e6)), null, null, null,
                 string.Join("; ", g.Select(r => r.Status).Distinct()));
         }).ToList();
         var bare = medians.FirstOrDefault(m => m.Contender == "bare");
@@ -668,6 +676,7 @@ internal static partial class SideBySide
         {
             DrainVsBare = m.DrainRowsPerSecond / bare?.DrainRowsPerSecond,
             CpuVsBare = m.ContenderCpuPerMillion / bare?.ContenderCpuPerMillion,
+            DrainCpuVsBare = m.DrainCpuPerMillion / bare?.DrainCpuPerMillion,
         })];
     }
 
@@ -684,22 +693,23 @@ internal static partial class SideBySide
         sb.AppendLine(CultureInfo.InvariantCulture, $"side-by-side, {started:yyyy-MM-dd HH:mm} UTC: {messages:N0} messages over {partitions} partitions, {rounds} round(s), " +
             $"{Environment.ProcessorCount} cores, load average at the end {LoadAverage()} (medians over the rounds whose row count was exact)");
         sb.AppendLine();
-        sb.AppendLine("| contender | exact runs | end to end s | end to end rows/s | drain rows/s | contender CPU-s / 1M | ClickHouse CPU-s / 1M | Kafka mock CPU-s / 1M | ZooKeeper CPU-s / 1M | peak RSS MB | drain vs bare | CPU vs bare |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| contender | exact runs | end to end s | end to end rows/s | drain rows/s | contender CPU-s / 1M | … CPU-s to the first row | … CPU-s / 1M after it | ClickHouse CPU-s / 1M | Kafka mock CPU-s / 1M | ZooKeeper CPU-s / 1M | peak RSS MB | drain vs bare | CPU vs bare | CPU after the first row vs bare |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var m in Medians(results))
         {
             var who = (m.Ok == m.Runs ? Descriptions[m.Contender] : $"{Descriptions[m.Contender]} ({m.Statuses})").Replace("|", "\\|", StringComparison.Ordinal);
             sb.AppendLine(CultureInfo.InvariantCulture, $"| {who} | {m.Ok}/{m.Runs} | {F(m.EndToEndSeconds, "0.00")} | {F(m.EndToEndRowsPerSecond, "N0")} | {F(m.DrainRowsPerSecond, "N0")} | " +
-                $"{(m.Contender == "kafka-engine" ? "(in ClickHouse)" : F(m.ContenderCpuPerMillion, "0.00"))} | {F(m.ClickHouseCpuPerMillion, "0.00")} | {F(m.KafkaCpuPerMillion, "0.00")} | {F(m.ZooKeeperCpuPerMillion, "0.00")} | " +
-                $"{F(m.PeakRssMegabytes, "0")} | {F(m.DrainVsBare * 100, "0' %'")} | {F(m.CpuVsBare, "0.00'×'")} |");
+                $"{(m.Contender == "kafka-engine" ? "(in ClickHouse)" : F(m.ContenderCpuPerMillion, "0.00"))} | {F(m.ContenderCpuAtFirstSeconds, "0.00")} | {F(m.DrainCpuPerMillion, "0.00")} | " +
+                $"{F(m.ClickHouseCpuPerMillion, "0.00")} | {F(m.KafkaCpuPerMillion, "0.00")} | {F(m.ZooKeeperCpuPerMillion, "0.00")} | " +
+                $"{F(m.PeakRssMegabytes, "0")} | {F(m.DrainVsBare * 100, "0' %'")} | {F(m.CpuVsBare, "0.00'×'")} | {F(m.DrainCpuVsBare, "0.00'×'")} |");
         }
         sb.AppendLine();
-        sb.AppendLine("| round | contender | status | end to end s | drain rows/s | contender CPU-s | ClickHouse CPU-s | Kafka CPU-s | ZooKeeper CPU-s | peak RSS MB | load before |");
-        sb.AppendLine("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
+        sb.AppendLine("| round | contender | status | end to end s | drain rows/s | contender CPU-s | … to the first row | ClickHouse CPU-s | Kafka CPU-s | ZooKeeper CPU-s | peak RSS MB | load before |");
+        sb.AppendLine("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var r in results)
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Round} | {r.Contender} | {r.Status.Replace("|", "\\|", StringComparison.Ordinal)} | {F(r.EndToEndSeconds, "0.00")} | {F(r.DrainRowsPerSecond, "N0")} | " +
-                $"{F(r.ContenderCpuSeconds, "0.00")} | {F(r.ClickHouseCpuSeconds, "0.00")} | {F(r.KafkaCpuSeconds, "0.00")} | {F(r.ZooKeeperCpuSeconds, "0.00")} | {F(r.PeakRssBytes / 1e6, "0")} | {r.LoadBefore} |");
+                $"{F(r.ContenderCpuSeconds, "0.00")} | {F(r.ContenderCpuAtFirstSeconds, "0.00")} | {F(r.ClickHouseCpuSeconds, "0.00")} | {F(r.KafkaCpuSeconds, "0.00")} | {F(r.ZooKeeperCpuSeconds, "0.00")} | {F(r.PeakRssBytes / 1e6, "0")} | {r.LoadBefore} |");
         }
         return sb.ToString();
     }
@@ -758,6 +768,14 @@ internal sealed record RunResult(string Contender, int Round, string Status, lon
     public double? DrainRowsPerSecond => DrainSeconds is > 0 ? DrainRows / DrainSeconds : null;
 
     public double? ContenderCpuPerMillion => DistinctRows > 0 ? ContenderCpuSeconds * 1e6 / DistinctRows : null;
+
+    /// <summary>The contender's CPU when its first row (message) was seen: start-up, group join, JIT, first batch.
+    /// Known for the worker and the bare loop.</summary>
+    public double? ContenderCpuAtFirstSeconds { get; init; }
+
+    /// <summary>CPU per million rows from the first row seen to the last: what each row costs once running, without
+    /// the fixed start-up that a 2.5M-message run spreads over every row.</summary>
+    public double? DrainCpuPerMillion => ContenderCpuAtFirstSeconds is { } first && DrainRows > 0 ? (ContenderCpuSeconds - first) * 1e6 / DrainRows : null;
 
     public double? ClickHouseCpuPerMillion => DistinctRows > 0 ? ClickHouseCpuSeconds * 1e6 / DistinctRows : null;
 

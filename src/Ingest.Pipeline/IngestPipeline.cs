@@ -24,12 +24,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
     /// turn still takes well under a millisecond at ~1 µs per message.</summary>
     private const int MessagesPerTurn = 512;
 
-    /// <summary>The longest a sealed batch is held back for a larger INSERT while the pipeline is behind (see
-    /// <see cref="Dispatch"/>), so a slow or retrying INSERT of a table delays its other batches by at most this (a
-    /// quarter of MaxAge when that is less).</summary>
-    private const long MaxGroupHoldMs = 100;
-
-    /// <summary>Messages in Kafka past the consuming partitions' positions from which the pipeline counts as behind
+    /// <summary>Messages in Kafka past a route's consuming partitions' positions from which it counts as behind
     /// (checked with the status, every 250 ms): its rows are late already, and fewer, larger INSERTs drain the backlog
     /// sooner. Live traffic that the pipeline keeps up with leaves a few fetches' worth.</summary>
     private const long BehindMessages = 100_000;
@@ -50,10 +45,6 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
     private readonly List<PendingFlush> _flushes = [];
     private readonly Func<TopicPartition, int> _sendableRoute;
     private readonly Func<int, long> _minGroupBytes;
-    private readonly long _holdTicks;
-
-    /// <summary>Draining a backlog (<see cref="BehindMessages"/>): small groups are held back, see <see cref="Dispatch"/>.</summary>
-    private bool _behind;
     private readonly Func<TopicPartition, RowBufferPool> _poolOf;
     private readonly CancellationTokenSource _abort = new();
     private readonly long _maxAgeMs;
@@ -93,8 +84,8 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
         _inserts = new InsertScheduler(options.ClickHouse.MaxConcurrentInserts);
         _batches = new PartitionBatches(b => RouteOf(b.Partition.Topic).Pool.Return(b.Rows), CountSealed);
         _sendableRoute = p => RouteOf(p.Topic) is { Error: null } r && MaySend(r) ? r.Index : -1;
-        _minGroupBytes = i => _behind && _routes[i].InsertsRunning > 0 ? options.Batching.MaxBytes / 2 : 0;
-        _holdTicks = Math.Min(MaxGroupHoldMs, _maxAgeMs / 4);
+        // Under backpressure nothing more is consumed: a group waiting to fill would only wait.
+        _minGroupBytes = i => _routes[i].Behind && !_backpressure ? options.Batching.MaxBytes : 0;
         _poolOf = p => RouteOf(p.Topic).Pool;
         _status = PipelineStatus.Starting(options.Region, GroupId);
         metrics.ObserveStatus(() => _status);
@@ -172,7 +163,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
         if (Environment.TickCount64 - _lastStatus >= StatusInterval.TotalMilliseconds)
         {
             WaitForWritableTargets();
-            _behind = Behind();
+            MarkBehind();
             Publish();
         }
     }
@@ -198,16 +189,16 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
         }
     }
 
-    private bool Behind()
+    private void MarkBehind()
     {
-        long waiting = 0;
+        Span<long> waiting = stackalloc long[_routes.Count];
         foreach (var p in _source!.Assigned)
         {
             // Partitions waiting for another reason than backpressure are not being drained.
             if ((_source.Reasons(p) & ~PauseReasons.Backpressure) != PauseReasons.None) continue;
-            if (_source.HighWatermark(p) is { } high && _source.Position(p) is { } position) waiting += Math.Max(0, high - position);
+            if (_source.HighWatermark(p) is { } high && _source.Position(p) is { } position) waiting[RouteOf(p.Topic).Index] += Math.Max(0, high - position);
         }
-        return waiting > BehindMessages;
+        foreach (var route in _routes) route.Behind = waiting[route.Index] > BehindMessages;
     }
 
     /// <summary>Adds the message to its partition's open batch; true when that sealed the batch.</summary>
@@ -237,19 +228,20 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
 
     /// <summary>Starts INSERTs while fewer than MaxConcurrentInserts run, each of one table's ready batches up to
     /// MaxBytes: pending checkpoint rows first (write-ahead: a crash at any point leaves either committed ranges or a
-    /// pending group that is replayed identically), then the rows. While the pipeline is behind and an INSERT of a
-    /// table runs, a group for it smaller than half MaxBytes waits for more batches, for that INSERT to end, or at most
-    /// <see cref="MaxGroupHoldMs"/> (group commit): a backlog then goes out in fewer, larger INSERTs, each of which
-    /// ClickHouse writes as a part and merges again later (measured on a 2.5M-message backlog: 440-500 INSERTs and
-    /// 15-18 ClickHouse CPU-s without it, ~250 and 9-11 with it). Keeping up, a group goes at once: holding it cost
-    /// ~120 ms of p99 latency at 138k messages/s.</summary>
+    /// pending group that is replayed identically), then the rows. While a route is behind, its group waits until it
+    /// is full (MaxBytes), its oldest batch was sealed MaxAge ago, or no partition can add to it (one batch per
+    /// partition; not under backpressure): a backlog goes out in few, large INSERTs. ClickHouse
+    /// writes a part per INSERT and merges the parts again later, and merging is most of its work: on a 2.5M-message
+    /// backlog, ~90 INSERTs of ~28k rows made it merge 5.0-6.3M rows (3.9-4.8 CPU-s per million rows; 2.2 with merges
+    /// stopped), ~28 of ~90k rows 2.4-2.5M (2.8 CPU-s). Keeping up, a group goes at once: holding it cost ~120 ms of
+    /// p99 latency at 138k messages/s.</summary>
     private void Dispatch()
     {
         while (_inserts.HasCapacity)
         {
             _empty.Clear();
             var group = _batches.TakeGroup(_sendableRoute, _options.Batching.MaxBytes, MaxBatchesPerInsert, _empty, _minGroupBytes,
-                Environment.TickCount64 - _holdTicks);
+                Environment.TickCount64 - _maxAgeMs);
             // Every message was rejected: nothing to insert, but the offsets are consumed.
             foreach (var batch in _empty) Acknowledge(RouteOf(batch.Partition.Topic), batch);
             if (group.Count == 0)

@@ -85,8 +85,8 @@ internal sealed class PartitionBatches
     /// <summary>Takes ready batches for one INSERT: the oldest sealed batch of partitions with nothing in flight, all
     /// of one table (<paramref name="tableOf"/>; negative: not to be sent now), up to <paramref name="maxBytes"/>
     /// and <paramref name="maxBatches"/>. A table whose group is smaller than <paramref name="minBytesOf"/> it, could
-    /// still grow, and has only batches sealed after <paramref name="holdSealedAfter"/> is held back: its batches stay
-    /// ready and the next table's are taken. Batches with no rows (every message rejected) need no INSERT: they go to
+    /// still grow (see <see cref="CouldGrow"/>), and has only batches sealed after <paramref name="holdSealedAfter"/>
+    /// is held back: its batches stay ready and the next table's are taken. Batches with no rows (every message rejected) need no INSERT: they go to
     /// <paramref name="empty"/>, in flight all the same, to be completed by the caller.</summary>
     public List<PartitionBatch> TakeGroup(Func<TopicPartition, int> tableOf, long maxBytes, int maxBatches, List<PartitionBatch> empty,
         Func<int, long> minBytesOf, long holdSealedAfter)
@@ -121,13 +121,25 @@ internal sealed class PartitionBatches
                 oldest = Math.Min(oldest, batch.SealedAtTicks);
                 group.Add(batch);
             }
-            if (group.Count == 0 || full || group.Count == maxBatches || oldest <= holdSealedAfter || bytes >= minBytesOf(table)) break;
+            if (group.Count == 0 || full || group.Count == maxBatches || oldest <= holdSealedAfter || bytes >= minBytesOf(table) || !CouldGrow(table, tableOf)) break;
             (held ??= []).Add(table);
             group.Clear();
         }
         foreach (var batch in group) batch.State = BatchState.InFlight;
         if (group.Count > 0) _ready.RemoveAll(IsInFlight);
         return group;
+    }
+
+    /// <summary>A group takes one batch per partition, and none of a partition with a batch in flight or already in
+    /// the group: only a partition of the table still filling its next batch can add to it. Without one (a single
+    /// partition, or every partition's batch already in), holding the group would only delay it.</summary>
+    private bool CouldGrow(int table, Func<TopicPartition, int> tableOf)
+    {
+        foreach (var (partition, lane) in _lanes)
+        {
+            if (lane.Open is not null && lane.Sealed.Count == 0 && tableOf(partition) == table) return true;
+        }
+        return false;
     }
 
     private static readonly Predicate<PartitionBatch> IsInFlight = b => b.State == BatchState.InFlight;

@@ -27,7 +27,6 @@ internal sealed class InsertScheduler
     public void Start(Route route, List<PartitionBatch> batches, Func<Task> insert)
     {
         Running++;
-        route.InsertsRunning++;
         _tasks.RemoveWhere(t => t.IsCompleted);
         _tasks.Add(Task.Run(async () =>
         {
@@ -47,7 +46,6 @@ internal sealed class InsertScheduler
     {
         if (!_outcomes.TryDequeue(out outcome!)) return false;
         Running--;
-        outcome.Route.InsertsRunning--;
         return true;
     }
 

@@ -53,8 +53,9 @@ internal sealed class Route : IDisposable
     /// <summary>The target answered read-only (Keeper lost) and the route's partitions wait for it.</summary>
     public bool WaitsForWritable { get; set; }
 
-    /// <summary>INSERTs of this route started and not yet taken back (kept by the <see cref="InsertScheduler"/>).</summary>
-    public int InsertsRunning { get; set; }
+    /// <summary>Its partitions being drained are far behind Kafka's end (kept by the pipeline with its status): its
+    /// INSERTs are filled up before they go.</summary>
+    public bool Behind { get; set; }
 
     public bool NeedsTimestamp => Schema?.Decoder.NeedsTimestamp == true;
 
