@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Confluent.Kafka;
 using Ingest.Pipeline;
 using Ingest.Pipeline.Kafka;
@@ -9,9 +10,14 @@ namespace Ingest.LoadHarness;
 /// <summary>The floor the worker is compared with: Confluent.Kafka's consumer built by the worker's own
 /// <see cref="ConsumerSettings"/>, consuming the backlog and throwing every message away. It runs as its own process
 /// (the `consume` verb) so that its CPU and memory are its own, and prints one result line for the side-by-side run.</summary>
-internal static class BareConsumer
+internal static unsafe class BareConsumer
 {
-    public static int Run(string bootstrap, string topic, string group, long expect, int stallSeconds)
+    /// <summary>How the loop takes messages: <c>confluent</c> (Confluent.Kafka's Consume, the value copied: the floor the
+    /// worker's targets are set against), <c>in-place</c> (the worker's own KafkaConsumer: rd_kafka_consumer_poll, value read in place),
+    /// <c>batch</c> (rd_kafka_consume_batch_queue, up to 512 messages per call: what a batch dequeue would save).</summary>
+    public static readonly string[] Modes = ["confluent", "in-place", "batch"];
+
+    public static int Run(string bootstrap, string topic, string group, long expect, int stallSeconds, string mode = "confluent")
     {
         var options = new IngestOptions { Region = "a" };
         options.Kafka.BootstrapServers = bootstrap;
@@ -19,43 +25,128 @@ internal static class BareConsumer
         options.Kafka.Topics = [topic];
         // What the side-by-side run gives the worker too: quick rebalances on the mock cluster.
         options.Kafka.Properties["session.timeout.ms"] = "6000";
-        // The payload is copied into a byte[] as the worker's deserializer does, then dropped.
-        using var consumer = new ConsumerBuilder<Ignore, byte[]>(ConsumerSettings.Build(options)).Build();
-        consumer.Subscribe(topic);
-
-        // Per partition the next offset expected: a message below it is a redelivery, counted apart so that a loop
-        // that saw some messages twice cannot pass for one that saw each once.
-        var next = new Dictionary<int, long>();
-        long distinct = 0, duplicates = 0, bytes = 0;
-        long firstMs = 0, firstCpuMs = 0;
+        var config = ConsumerSettings.Build(options);
+        var counter = new Counter(expect);
         var stall = Stopwatch.StartNew();
-        while (distinct < expect && stall.Elapsed < TimeSpan.FromSeconds(stallSeconds))
+        bool Going() => counter.Distinct < expect && stall.Elapsed < TimeSpan.FromSeconds(stallSeconds);
+        switch (mode)
         {
-            var result = consumer.Consume(TimeSpan.FromMilliseconds(200));
-            if (result is null) continue;
-            stall.Restart();
-            if (firstMs == 0)
+            case "confluent":
             {
-                firstMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-                firstCpuMs = (long)Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+                // The payload is copied into a byte[] as the worker's deserializer did, then dropped.
+                using var consumer = new ConsumerBuilder<Ignore, byte[]>(config).Build();
+                consumer.Subscribe(topic);
+                while (Going())
+                {
+                    if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is not { } result) continue;
+                    stall.Restart();
+                    counter.Take(result.Partition.Value, result.Offset.Value, result.Message.Value.Length);
+                }
+                counter.Print(stall);
+                consumer.Close();
+                break;
             }
-            bytes += result.Message.Value.Length;
-            var p = result.Partition.Value;
-            var offset = result.Offset.Value;
-            if (offset < next.GetValueOrDefault(p)) duplicates++;
-            else
+            case "in-place":
             {
-                distinct++;
-                next[p] = offset + 1;
-                // Read by the side-by-side run for its progress line; rare enough to cost nothing.
-                if ((distinct & 0xFFFF) == 0) Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"progress {distinct}"));
+                using var consumer = new KafkaConsumer(config, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, new Ingest.Pipeline.Metrics.IngestMetrics(), timestamps: false);
+                consumer.Subscribe([topic], new FromCommitted());
+                while (Going())
+                {
+                    if (consumer.Consume(200) is not { } m) continue;
+                    stall.Restart();
+                    counter.Take(m.Partition.Partition.Value, m.Offset, consumer.Value.Length);
+                }
+                counter.Print(stall);
+                consumer.Close();
+                break;
             }
+            case "batch":
+            {
+                using var consumer = new ConsumerBuilder<Ignore, Ignore>(config).Build();
+                consumer.Subscribe(topic);
+                var handle = Librdkafka.HandleOf(consumer) ?? throw new InvalidOperationException("librdkafka's handle is not reachable");
+                var lib = NativeLibrary.Load(Librdkafka.LibraryPath);
+                var getConsumerQueue = (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(lib, "rd_kafka_queue_get_consumer");
+                var consumeBatch = (delegate* unmanaged<IntPtr, int, Librdkafka.Message**, nuint, nint>)NativeLibrary.GetExport(lib, "rd_kafka_consume_batch_queue");
+                var destroyQueue = (delegate* unmanaged<IntPtr, void>)NativeLibrary.GetExport(lib, "rd_kafka_queue_destroy");
+                var queue = getConsumerQueue(handle.DangerousGetHandle());
+                var messages = new Librdkafka.Message*[512];
+                fixed (Librdkafka.Message** batch = messages)
+                {
+                    while (Going())
+                    {
+                        var n = consumeBatch(queue, 200, batch, (nuint)messages.Length);
+                        if (n > 0) stall.Restart();
+                        for (var i = 0; i < n; i++)
+                        {
+                            var m = batch[i];
+                            if (m->Err == 0) counter.Take(m->Partition, m->Offset, (long)m->Length);
+                            Librdkafka.MessageDestroy(m);
+                        }
+                    }
+                }
+                destroyQueue(queue);
+                counter.Print(stall);
+                consumer.Close();
+                break;
+            }
+            default:
+                throw new ArgumentException($"--mode: '{mode}' is not one of {string.Join(", ", Modes)}");
         }
-        // A run that stalled ended with its last message, not with the wait after it.
-        var lastMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (distinct < expect ? stall.ElapsedMilliseconds : 0);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"result distinct={distinct} duplicates={duplicates} bytes={bytes} first_unix_ms={firstMs} first_cpu_ms={firstCpuMs} last_unix_ms={lastMs}"));
-        consumer.Close();
-        return distinct == expect && duplicates == 0 ? 0 : 1;
+        return counter.Distinct == expect && counter.Duplicates == 0 ? 0 : 1;
+    }
+
+    /// <summary>Every partition from Kafka's committed offset (a fresh group: the earliest).</summary>
+    private sealed class FromCommitted : IRebalanceListener
+    {
+        public IReadOnlyList<TopicPartitionOffset> OnAssigned(IReadOnlyList<TopicPartition> partitions) =>
+            [.. partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset))];
+
+        public void OnRevoked(IReadOnlyList<TopicPartition> partitions)
+        {
+        }
+
+        public void OnLost(IReadOnlyList<TopicPartition> partitions)
+        {
+        }
+    }
+
+    /// <summary>Per partition the next offset expected: a message below it is a redelivery, counted apart so that a
+    /// loop that saw some messages twice cannot pass for one that saw each once.</summary>
+    private sealed class Counter(long expect)
+    {
+        private readonly Dictionary<int, long> _next = [];
+        private long _bytes, _firstMs, _firstCpuMs;
+
+        public long Distinct { get; private set; }
+
+        public long Duplicates { get; private set; }
+
+        public void Take(int partition, long offset, long length)
+        {
+            if (_firstMs == 0)
+            {
+                _firstMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                _firstCpuMs = (long)Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+            }
+            _bytes += length;
+            if (offset < _next.GetValueOrDefault(partition))
+            {
+                Duplicates++;
+                return;
+            }
+            Distinct++;
+            _next[partition] = offset + 1;
+            // Read by the side-by-side run for its progress line; rare enough to cost nothing.
+            if ((Distinct & 0xFFFF) == 0) Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"progress {Distinct}"));
+        }
+
+        public void Print(Stopwatch stall)
+        {
+            // A run that stalled ended with its last message, not with the wait after it.
+            var lastMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (Distinct < expect ? stall.ElapsedMilliseconds : 0);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"result distinct={Distinct} duplicates={Duplicates} bytes={_bytes} first_unix_ms={_firstMs} first_cpu_ms={_firstCpuMs} last_unix_ms={lastMs}"));
+        }
     }
 }

@@ -34,12 +34,13 @@ var sbsPartitions = CommandLineSupport.Number("--partitions", "partitions of the
 var sbsRounds = CommandLineSupport.Number("--rounds", "rounds; the contenders' order is reversed every other round", 1, min: 1, max: 20);
 var sbsContenders = new Option<string>("--contenders")
 {
-    Description = $"comma-separated, from {string.Join(",", Ingest.LoadHarness.SideBySide.AllContenders)}",
+    Description = $"comma-separated, from {string.Join(",", Ingest.LoadHarness.SideBySide.AllContenders)} (and, when named, {string.Join(",", Ingest.LoadHarness.SideBySide.ExtraContenders)})",
     DefaultValueFactory = _ => string.Join(",", Ingest.LoadHarness.SideBySide.AllContenders),
 };
 sbsContenders.Validators.Add(result =>
 {
-    var unknown = (result.GetValueOrDefault<string>() ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).Except(Ingest.LoadHarness.SideBySide.AllContenders).ToList();
+    var unknown = (result.GetValueOrDefault<string>() ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+        .Except([.. Ingest.LoadHarness.SideBySide.AllContenders, .. Ingest.LoadHarness.SideBySide.ExtraContenders]).ToList();
     if (unknown.Count > 0) result.AddError($"--contenders: unknown {string.Join(", ", unknown)}");
 });
 var sbsResults = new Option<string>("--results")
@@ -67,13 +68,19 @@ var consumeBootstrap = new Option<string>("--bootstrap") { Required = true };
 var consumeTopic = new Option<string>("--topic") { Required = true };
 var consumeGroup = new Option<string>("--group") { Required = true };
 var consumeExpect = CommandLineSupport.Number("--expect", "messages to consume before exiting", 1L, min: 1);
-var consume = new Command("consume", "The side-by-side run's bare loop: Confluent.Kafka with the worker's consumer settings, messages discarded")
+var consumeMode = new Option<string>("--mode")
 {
-    consumeBootstrap, consumeTopic, consumeGroup, consumeExpect,
+    Description = $"how messages are taken: {string.Join(", ", Ingest.LoadHarness.BareConsumer.Modes)}",
+    DefaultValueFactory = _ => "confluent",
+};
+consumeMode.AcceptOnlyFromAmong(Ingest.LoadHarness.BareConsumer.Modes);
+var consume = new Command("consume", "The side-by-side run's bare loop: the worker's consumer settings, messages discarded")
+{
+    consumeBootstrap, consumeTopic, consumeGroup, consumeExpect, consumeMode,
 };
 consume.Hidden = true;
 consume.SetAction(result => Ingest.LoadHarness.BareConsumer.Run(result.GetRequiredValue(consumeBootstrap), result.GetRequiredValue(consumeTopic),
-    result.GetRequiredValue(consumeGroup), result.GetValue(consumeExpect), stallSeconds: 30));
+    result.GetRequiredValue(consumeGroup), result.GetValue(consumeExpect), stallSeconds: 30, result.GetValue(consumeMode)!));
 var root = new RootCommand("Client and server cost of inserting pre-decoded batches into ENGINE = Null on a local ClickHouse 18.16")
 {
     rowsOption, batchRowsOption, batchesPerInsertOption, passesOption, restart, sideBySide, consume,

@@ -19,6 +19,10 @@ internal static partial class SideBySide
 {
     public static readonly string[] AllContenders = ["ingest-eo", "ingest-eo-rmt", "ingest-alo", "bare", "kcat", "kcat-ch", "kafka-engine"];
 
+    /// <summary>Run only when named: the bare loop taking messages as the worker does (in place) and as a batch dequeue
+    /// would, to split the worker's cost per message into consuming and the rest.</summary>
+    public static readonly string[] ExtraContenders = ["bare-in-place", "bare-batch"];
+
     private const string Topic = "events";
     private const int BytesPerMessage = 130;
     private static readonly TimeSpan Stall = TimeSpan.FromSeconds(30);
@@ -31,6 +35,8 @@ internal static partial class SideBySide
         ["ingest-eo-rmt"] = "Ingest worker, checkpoints on (exactly-once), ReplicatedMergeTree",
         ["ingest-alo"] = "Ingest worker, checkpoints off (at-least-once), MergeTree",
         ["bare"] = "bare C# Confluent.Kafka consume-and-discard, the worker's settings",
+        ["bare-in-place"] = "bare loop on the worker's KafkaConsumer (rd_kafka_consumer_poll, value read in place)",
+        ["bare-batch"] = "bare loop on rd_kafka_consume_batch_queue (512 per call)",
         ["kcat"] = "kcat -G consume-and-discard",
         ["kcat-ch"] = "kcat -G | clickhouse-client INSERT FORMAT JSONEachRow",
         ["kafka-engine"] = "ClickHouse Kafka engine + materialized view",
@@ -236,7 +242,9 @@ internal static partial class SideBySide
                 "ingest-eo" => await RunWorkerAsync(env, name, round, id, checkpoints: true, replicated: false, load, ct),
                 "ingest-eo-rmt" => await RunWorkerAsync(env, name, round, id, checkpoints: true, replicated: true, load, ct),
                 "ingest-alo" => await RunWorkerAsync(env, name, round, id, checkpoints: false, replicated: false, load, ct),
-                "bare" => await RunBareAsync(env, name, round, id, load, ct),
+                "bare" => await RunBareAsync(env, name, round, id, "confluent", load, ct),
+                "bare-in-place" => await RunBareAsync(env, name, round, id, "in-place", load, ct),
+                "bare-batch" => await RunBareAsync(env, name, round, id, "batch", load, ct),
                 "kcat" => await RunKcatAsync(env, name, round, id, load, ct),
                 "kcat-ch" => await RunKcatClickHouseAsync(env, name, round, id, load, ct),
                 "kafka-engine" => await RunKafkaEngineAsync(env, name, round, id, load, ct),
@@ -440,7 +448,7 @@ internal static partial class SideBySide
         }
     }
 
-    private static async Task<RunResult> RunBareAsync(Env env, string name, int round, string id, string load, CancellationToken ct)
+    private static async Task<RunResult> RunBareAsync(Env env, string name, int round, string id, string mode, string load, CancellationToken ct)
     {
         var timeFile = Path.Combine(env.Dir, $"{id}.time");
         var log = Path.Combine(env.Dir, $"{id}.log");
@@ -449,7 +457,7 @@ internal static partial class SideBySide
         var startMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var clock = Stopwatch.StartNew();
         var bare = ChildProcesses.Start("/usr/bin/time", ["-f", "%U %S %M", "-o", timeFile, "dotnet", harness, "consume",
-            "--bootstrap", env.Bootstrap, "--topic", Topic, "--group", $"sbs-{id}", "--expect", env.Messages.ToString(CultureInfo.InvariantCulture)], log,
+            "--bootstrap", env.Bootstrap, "--topic", Topic, "--group", $"sbs-{id}", "--expect", env.Messages.ToString(CultureInfo.InvariantCulture), "--mode", mode], log,
             environment: new Dictionary<string, string> { ["DOTNET_gcServer"] = "0" });
         try
         {

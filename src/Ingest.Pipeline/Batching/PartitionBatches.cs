@@ -20,6 +20,10 @@ internal sealed class PartitionBatches
     }
 
     private readonly Dictionary<TopicPartition, Lane> _lanes = [];
+
+    /// <summary>The lane <see cref="Open"/> found last: messages come in runs of one partition (one TopicPartition
+    /// instance each), so a reference check saves hashing the topic per message. Cleared when a lane goes.</summary>
+    private (TopicPartition? Partition, Lane? Lane) _last;
     private readonly List<PartitionBatch> _ready = [];
     private readonly Action<PartitionBatch> _release;
     private readonly Action<PartitionBatch> _sealed;
@@ -39,7 +43,9 @@ internal sealed class PartitionBatches
     /// (<paramref name="poolOf"/> is asked only then, not for every message).</summary>
     public PartitionBatch Open(TopicPartition partition, Func<TopicPartition, RowBufferPool> poolOf)
     {
+        if (ReferenceEquals(partition, _last.Partition) && _last.Lane!.Open is { } open) return open;
         if (!_lanes.TryGetValue(partition, out var lane)) _lanes[partition] = lane = new Lane();
+        _last = (partition, lane);
         return lane.Open ??= new PartitionBatch(partition, poolOf(partition).Rent());
     }
 
@@ -130,6 +136,12 @@ internal sealed class PartitionBatches
         return group;
     }
 
+    private void RemoveLane(TopicPartition partition)
+    {
+        _lanes.Remove(partition);
+        _last = default;
+    }
+
     /// <summary>A group takes one batch per partition, and none of a partition with a batch in flight or already in
     /// the group: only a partition of the table still filling its next batch can add to it. Without one (a single
     /// partition, or every partition's batch already in), holding the group would only delay it.</summary>
@@ -156,11 +168,11 @@ internal sealed class PartitionBatches
         _release(batch);
         if (lane.Released)
         {
-            _lanes.Remove(batch.Partition);
+            RemoveLane(batch.Partition);
             return false;
         }
         if (lane.Sealed.Count > 0) _ready.Add(lane.Sealed.Peek());
-        else if (lane.Open is null) _lanes.Remove(batch.Partition);
+        else if (lane.Open is null) RemoveLane(batch.Partition);
         return true;
     }
 
@@ -189,7 +201,7 @@ internal sealed class PartitionBatches
         }
         if (inFlight is null)
         {
-            _lanes.Remove(partition);
+            RemoveLane(partition);
         }
         else
         {

@@ -20,6 +20,11 @@ internal sealed class KafkaSource : IDisposable
     /// partition on every message would cost more than the message).</summary>
     private bool _dirty;
 
+    /// <summary>The last message's partition and its state: messages come in runs of one partition, and the consumer
+    /// hands out one TopicPartition instance per partition, so a reference check saves hashing the topic string per
+    /// message. Cleared whenever the assignment changes.</summary>
+    private (TopicPartition? Partition, PartitionState? State) _last;
+
     private sealed class PartitionState
     {
         public PauseReasons Reasons;
@@ -62,12 +67,14 @@ internal sealed class KafkaSource : IDisposable
             }
             _partitions[start.TopicPartition] = state;
         }
+        _last = default;
         _dirty = true;
     }
 
     public void Release(IEnumerable<TopicPartition> partitions)
     {
         foreach (var p in partitions) _partitions.Remove(p);
+        _last = default;
         _dirty = true;
     }
 
@@ -78,8 +85,11 @@ internal sealed class KafkaSource : IDisposable
     {
         ApplyPauses();
         var message = _consumer.Consume(timeoutMs);
+        PartitionState? state;
         if (message is not { } m) return null;
-        if (!_partitions.TryGetValue(m.Partition, out var state)) return null;
+        if (ReferenceEquals(m.Partition, _last.Partition)) state = _last.State!;
+        else if (_partitions.TryGetValue(m.Partition, out state)) _last = (m.Partition, state);
+        else return null;
         if (state.Reasons != PauseReasons.None)
         {
             _consumer.Seek(new TopicPartitionOffset(m.Partition, new Offset(m.Offset)));
