@@ -68,4 +68,15 @@ internal static unsafe partial class Librdkafka
 
     [LibraryImport(Lib, EntryPoint = "rd_kafka_topic_name")]
     internal static partial IntPtr TopicName(IntPtr rkt);
+
+    [LibraryImport(Lib, EntryPoint = "rd_kafka_queue_get_consumer")]
+    internal static partial IntPtr QueueGetConsumer(IntPtr rk);
+
+    [LibraryImport(Lib, EntryPoint = "rd_kafka_queue_destroy")]
+    internal static partial void QueueDestroy(IntPtr queue);
+
+    /// <summary>Up to <paramref name="size"/> messages into <paramref name="messages"/>, in order, serving callbacks
+    /// (rebalances) on the way; returns how many, or -1. It waits until the array is full or the time is up.</summary>
+    [LibraryImport(Lib, EntryPoint = "rd_kafka_consume_batch_queue")]
+    internal static partial nint ConsumeBatchQueue(IntPtr queue, int timeoutMs, Message** messages, nuint size);
 }
