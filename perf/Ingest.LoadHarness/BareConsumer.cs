@@ -116,7 +116,7 @@ internal static unsafe class BareConsumer
     private sealed class Counter(long expect)
     {
         private readonly Dictionary<int, long> _next = [];
-        private long _bytes, _firstMs, _firstCpuMs;
+        private long _bytes, _firstMs;
 
         public long Distinct { get; private set; }
 
@@ -124,11 +124,7 @@ internal static unsafe class BareConsumer
 
         public void Take(int partition, long offset, long length)
         {
-            if (_firstMs == 0)
-            {
-                _firstMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-                _firstCpuMs = (long)Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
-            }
+            if (_firstMs == 0) _firstMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             _bytes += length;
             if (offset < _next.GetValueOrDefault(partition))
             {
@@ -146,7 +142,7 @@ internal static unsafe class BareConsumer
             // A run that stalled ended with its last message, not with the wait after it.
             var lastMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (Distinct < expect ? stall.ElapsedMilliseconds : 0);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"result distinct={Distinct} duplicates={Duplicates} bytes={_bytes} first_unix_ms={_firstMs} first_cpu_ms={_firstCpuMs} last_unix_ms={lastMs}"));
+                $"result distinct={Distinct} duplicates={Duplicates} bytes={_bytes} first_unix_ms={_firstMs} last_unix_ms={lastMs}"));
         }
     }
 }

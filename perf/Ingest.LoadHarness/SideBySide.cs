@@ -309,12 +309,7 @@ internal static partial class SideBySide
         var clock = Stopwatch.StartNew();
         await using var worker = await WorkerProcess.StartAsync(WorkerSettings(env, id, table, Topic, checkpoints), Path.Combine(env.Dir, $"worker-{id}.log"), ct);
         await using var sampler = new TreeSampler(worker.ProcessId);
-        double? cpuAtFirst = null;
-        var watch = await WatchTableAsync(env, name, round, table, clock, () => worker.HasExited, ct, () =>
-        {
-            sampler.Sample();
-            cpuAtFirst = sampler.CpuSeconds;
-        });
+        var watch = await WatchTableAsync(env, name, round, table, clock, () => worker.HasExited, ct, sampler);
         // Read at the last row: the worker stays up (idle) afterwards, which is not its cost.
         sampler.Sample();
         var cpu = sampler.CpuSeconds;
@@ -322,7 +317,7 @@ internal static partial class SideBySide
         var svc = services.Now();
         var (rows, distinct) = await SettleAndCountAsync(env, table, ct);
         if (!worker.HasExited) await worker.StopAsync(TimeSpan.FromSeconds(30));
-        return FromTable(name, round, env.Messages, watch, rows, distinct, cpu, svc, rss, load) with { ContenderCpuAtFirstSeconds = cpuAtFirst };
+        return FromTable(name, round, env.Messages, watch, rows, distinct, cpu, svc, rss, load);
     }
 
     /// <summary>The batch age of the worker in every run (the demo's): a drain is sealed by age more than by size.</summary>
@@ -379,7 +374,7 @@ internal static partial class SideBySide
         try
         {
             await using var sampler = new TreeSampler(pipeline.Id);
-            var watch = await WatchTableAsync(env, name, round, table, clock, () => pipeline.HasExited, ct);
+            var watch = await WatchTableAsync(env, name, round, table, clock, () => pipeline.HasExited, ct, sampler);
             var svc = services.Now();
             await WaitExitAsync(pipeline, ct);
             var (timedCpu, _) = ReadTime(timeFile);
@@ -407,6 +402,7 @@ internal static partial class SideBySide
             double? first = null, last = null;
             long firstLines = 0, lines = 0;
             var series = new List<double[]>();
+            var middle = new MiddleCpu(sampler, env.Messages);
             var lastChange = Stopwatch.StartNew();
             await using (var reader = new FileStream(log, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite))
             {
@@ -426,6 +422,7 @@ internal static partial class SideBySide
                         firstLines = lines;
                     }
                     if (lines >= env.Messages && last is null) last = clock.Elapsed.TotalSeconds;
+                    middle.Add(lines);
                     series.Add([Math.Round(clock.Elapsed.TotalSeconds, 2), lines]);
                     Progress(ProgressLine(name, round, lines, env.Messages, clock), clock.Elapsed);
                     if (exited) break;
@@ -438,7 +435,7 @@ internal static partial class SideBySide
             var (timedCpu, timedRss) = ReadTime(timeFile);
             var (distinct, duplicates) = CountOffsets(log);
             last ??= clock.Elapsed.TotalSeconds - lastChange.Elapsed.TotalSeconds;
-            var watch = new Watch(first, firstLines, last, distinct + duplicates, series);
+            var watch = new Watch(first, firstLines, last, distinct + duplicates, series) { MiddleCpuPerMillion = middle.PerMillion };
             var status = kcat.ExitCode == 0 ? null : $"failed: kcat exit {kcat.ExitCode}";
             return FromCounts(name, round, env.Messages, watch, distinct, duplicates, timedCpu ?? sampler.CpuSeconds, svc, Math.Max(sampler.PeakRssBytes, timedRss ?? 0), load, status);
         }
@@ -463,9 +460,11 @@ internal static partial class SideBySide
         {
             await using var sampler = new TreeSampler(bare.Id);
             var series = new List<double[]>();
+            var middle = new MiddleCpu(sampler, env.Messages);
             while (!bare.HasExited && clock.Elapsed < ContenderLimit + Stall)
             {
                 var progress = LastProgress(log);
+                middle.Add(progress);
                 series.Add([Math.Round(clock.Elapsed.TotalSeconds, 2), progress]);
                 Progress(ProgressLine(name, round, progress, env.Messages, clock), clock.Elapsed);
                 await Task.Delay(100, ct);
@@ -477,9 +476,12 @@ internal static partial class SideBySide
             var line = File.ReadLines(log).LastOrDefault(l => l.StartsWith("result ", StringComparison.Ordinal))
                 ?? throw new InvalidOperationException($"the bare loop printed no result (exit {bare.ExitCode}):\n{Wait.Tail(log, 5)}");
             var fields = line["result ".Length..].Split(' ').Select(f => f.Split('=')).ToDictionary(f => f[0], f => long.Parse(f[1], CultureInfo.InvariantCulture));
-            var watch = new Watch((fields["first_unix_ms"] - startMs) / 1000.0, 1, (fields["last_unix_ms"] - startMs) / 1000.0, fields["distinct"] + fields["duplicates"], series);
+            var watch = new Watch((fields["first_unix_ms"] - startMs) / 1000.0, 1, (fields["last_unix_ms"] - startMs) / 1000.0, fields["distinct"] + fields["duplicates"], series)
+            {
+                MiddleCpuPerMillion = middle.PerMillion,
+            };
             return FromCounts(name, round, env.Messages, watch, fields["distinct"], fields["duplicates"], timedCpu ?? sampler.CpuSeconds, svc,
-                Math.Max(sampler.PeakRssBytes, timedRss ?? 0), load) with { ContenderCpuAtFirstSeconds = fields["first_cpu_ms"] / 1000.0 };
+                Math.Max(sampler.PeakRssBytes, timedRss ?? 0), load);
         }
         finally
         {
@@ -504,13 +506,17 @@ internal static partial class SideBySide
 
     /// <summary>What was seen of a contender's progress; the series holds (seconds since it started, rows or messages
     /// so far), for the plot.</summary>
-    private sealed record Watch(double? FirstAt, long FirstCount, double? LastAt, long Seen, List<double[]> Series);
+    private sealed record Watch(double? FirstAt, long FirstCount, double? LastAt, long Seen, List<double[]> Series)
+    {
+        public double? MiddleCpuPerMillion { get; init; }
+    }
 
     /// <summary>Polls count() every 100 ms from the contender's start until every message is a row, the contender
     /// ended, nothing moved for 30 s, or 5 minutes passed.</summary>
     private static async Task<Watch> WatchTableAsync(Env env, string name, int round, string table, Stopwatch clock, Func<bool> ended, CancellationToken ct,
-        Action? firstSeen = null)
+        TreeSampler? sampler = null)
     {
+        var middle = new MiddleCpu(sampler, env.Messages);
         double? first = null, last = null;
         long firstCount = 0, rows = 0;
         var series = new List<double[]>();
@@ -530,8 +536,8 @@ internal static partial class SideBySide
             {
                 first = at;
                 firstCount = rows;
-                firstSeen?.Invoke();
             }
+            middle.Add(rows);
             Progress(ProgressLine(name, round, rows, env.Messages, clock), clock.Elapsed);
             // A count past N can still hide missing messages behind redelivered ones: only distinct seq ends it.
             if (rows >= env.Messages && long.Parse(await env.Ch.Client.ScalarAsync($"SELECT uniqExact(seq) FROM {table}", ct) ?? "0", CultureInfo.InvariantCulture) >= env.Messages)
@@ -544,7 +550,26 @@ internal static partial class SideBySide
             await Task.Delay(100, ct);
         }
         EndProgress();
-        return new Watch(first, firstCount, last, rows, series);
+        return new Watch(first, firstCount, last, rows, series) { MiddleCpuPerMillion = middle.PerMillion };
+    }
+
+    /// <summary>The contender's CPU per million rows between 20 % and 80 % of the rows seen: what a row costs once
+    /// running, without the start-up and the tail. (CPU at the first row would not do: by then the worker has taken
+    /// and decoded far more messages than that first INSERT holds.)</summary>
+    private sealed class MiddleCpu(TreeSampler? sampler, long total)
+    {
+        private (long Rows, double Cpu)? _from, _to;
+
+        /// <summary>Called with every observation of the rows (messages) so far.</summary>
+        public void Add(long rows)
+        {
+            if (sampler is null || _to is not null || rows < total / 5) return;
+            sampler.Sample();
+            if (_from is null) _from = (rows, sampler.CpuSeconds);
+            else if (rows >= total * 4 / 5) _to = (rows, sampler.CpuSeconds);
+        }
+
+        public double? PerMillion => _from is { } f && _to is { } t && t.Rows > f.Rows ? (t.Cpu - f.Cpu) * 1e6 / (t.Rows - f.Rows) : null;
     }
 
     /// <summary>Waits past the worker's batch age, then counts rows and distinct messages: a redelivery written
@@ -573,6 +598,7 @@ internal static partial class SideBySide
         return new RunResult(name, round, status, distinct, duplicates, w.LastAt, drain, messages - w.FirstCount, cpu, svc.ClickHouse, svc.Kafka, svc.ZooKeeper, rss, load)
         {
             Series = w.Series,
+            MiddleCpuPerMillion = w.MiddleCpuPerMillion,
         };
     }
 
@@ -659,14 +685,14 @@ internal static partial class SideBySide
 
     private static string Summary(RunResult r) => string.Create(CultureInfo.InvariantCulture,
         $"side-by-side: round {r.Round} {r.Contender,-12} {r.Status}: end to end {F(r.EndToEndSeconds, "0.00")} s = {F(r.EndToEndRowsPerSecond, "N0")} rows/s, " +
-        $"drain {F(r.DrainRowsPerSecond, "N0")} rows/s, CPU-s per 1M: contender {F(r.ContenderCpuPerMillion, "0.00")} ({F(r.ContenderCpuAtFirstSeconds, "0.00")} s to the first row, {F(r.DrainCpuPerMillion, "0.00")} per 1M after), ClickHouse {F(r.ClickHouseCpuPerMillion, "0.00")}, " +
+        $"drain {F(r.DrainRowsPerSecond, "N0")} rows/s, CPU-s per 1M: contender {F(r.ContenderCpuPerMillion, "0.00")} ({F(r.MiddleCpuPerMillion, "0.00")} from 20 to 80 % of the rows), ClickHouse {F(r.ClickHouseCpuPerMillion, "0.00")}, " +
         $"Kafka {F(r.KafkaCpuPerMillion, "0.00")}, ZooKeeper {F(r.ZooKeeperCpuPerMillion, "0.00")}, peak RSS {F(r.PeakRssBytes / 1e6, "0")} MB, load before {r.LoadBefore}");
 
     private static string F(double? v, string format) => v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) : "—";
 
     private sealed record Median(string Contender, int Ok, int Runs, double? EndToEndSeconds, double? EndToEndRowsPerSecond, double? DrainRowsPerSecond,
-        double? ContenderCpuPerMillion, double? ContenderCpuAtFirstSeconds, double? DrainCpuPerMillion, double? ClickHouseCpuPerMillion, double? KafkaCpuPerMillion,
-        double? ZooKeeperCpuPerMillion, double? PeakRssMegabytes, double? DrainVsBare, double? CpuVsBare, double? DrainCpuVsBare, string Statuses);
+        double? ContenderCpuPerMillion, double? MiddleCpuPerMillion, double? ClickHouseCpuPerMillion, double? KafkaCpuPerMillion,
+        double? ZooKeeperCpuPerMillion, double? PeakRssMegabytes, double? DrainVsBare, double? CpuVsBare, double? MiddleCpuVsBare, string Statuses);
 
     private static List<Median> Medians(List<RunResult> results)
     {
@@ -674,8 +700,8 @@ internal static partial class SideBySide
         {
             var ok = g.Where(r => r.Status == "ok").ToList();
             return new Median(g.Key, ok.Count, g.Count(), Mid(ok.Select(r => r.EndToEndSeconds)), Mid(ok.Select(r => r.EndToEndRowsPerSecond)),
-                Mid(ok.Select(r => r.DrainRowsPerSecond)), Mid(ok.Select(r => r.ContenderCpuPerMillion)), Mid(ok.Select(r => r.ContenderCpuAtFirstSeconds)),
-                Mid(ok.Select(r => r.DrainCpuPerMillion)), Mid(ok.Select(r => r.ClickHouseCpuPerMillion)), Mid(ok.Select(r => r.KafkaCpuPerMillion)),
+                Mid(ok.Select(r => r.DrainRowsPerSecond)), Mid(ok.Select(r => r.ContenderCpuPerMillion)), Mid(ok.Select(r => r.MiddleCpuPerMillion)),
+                Mid(ok.Select(r => r.ClickHouseCpuPerMillion)), Mid(ok.Select(r => r.KafkaCpuPerMillion)),
                 Mid(ok.Select(r => r.ZooKeeperCpuPerMillion)), Mid(ok.Select(r => r.PeakRssBytes / 1e6)), null, null, null,
                 string.Join("; ", g.Select(r => r.Status).Distinct()));
         }).ToList();
@@ -684,7 +710,7 @@ internal static partial class SideBySide
         {
             DrainVsBare = m.DrainRowsPerSecond / bare?.DrainRowsPerSecond,
             CpuVsBare = m.ContenderCpuPerMillion / bare?.ContenderCpuPerMillion,
-            DrainCpuVsBare = m.DrainCpuPerMillion / bare?.DrainCpuPerMillion,
+            MiddleCpuVsBare = m.MiddleCpuPerMillion / bare?.MiddleCpuPerMillion,
         })];
     }
 
@@ -701,23 +727,23 @@ internal static partial class SideBySide
         sb.AppendLine(CultureInfo.InvariantCulture, $"side-by-side, {started:yyyy-MM-dd HH:mm} UTC: {messages:N0} messages over {partitions} partitions, {rounds} round(s), " +
             $"{Environment.ProcessorCount} cores, load average at the end {LoadAverage()} (medians over the rounds whose row count was exact)");
         sb.AppendLine();
-        sb.AppendLine("| contender | exact runs | end to end s | end to end rows/s | drain rows/s | contender CPU-s / 1M | … CPU-s to the first row | … CPU-s / 1M after it | ClickHouse CPU-s / 1M | Kafka mock CPU-s / 1M | ZooKeeper CPU-s / 1M | peak RSS MB | drain vs bare | CPU vs bare | CPU after the first row vs bare |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| contender | exact runs | end to end s | end to end rows/s | drain rows/s | contender CPU-s / 1M | … from 20 to 80 % of the rows | ClickHouse CPU-s / 1M | Kafka mock CPU-s / 1M | ZooKeeper CPU-s / 1M | peak RSS MB | drain vs bare | CPU vs bare | CPU 20–80 % vs bare |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var m in Medians(results))
         {
             var who = (m.Ok == m.Runs ? Descriptions[m.Contender] : $"{Descriptions[m.Contender]} ({m.Statuses})").Replace("|", "\\|", StringComparison.Ordinal);
             sb.AppendLine(CultureInfo.InvariantCulture, $"| {who} | {m.Ok}/{m.Runs} | {F(m.EndToEndSeconds, "0.00")} | {F(m.EndToEndRowsPerSecond, "N0")} | {F(m.DrainRowsPerSecond, "N0")} | " +
-                $"{(m.Contender == "kafka-engine" ? "(in ClickHouse)" : F(m.ContenderCpuPerMillion, "0.00"))} | {F(m.ContenderCpuAtFirstSeconds, "0.00")} | {F(m.DrainCpuPerMillion, "0.00")} | " +
+                $"{(m.Contender == "kafka-engine" ? "(in ClickHouse)" : F(m.ContenderCpuPerMillion, "0.00"))} | {F(m.MiddleCpuPerMillion, "0.00")} | " +
                 $"{F(m.ClickHouseCpuPerMillion, "0.00")} | {F(m.KafkaCpuPerMillion, "0.00")} | {F(m.ZooKeeperCpuPerMillion, "0.00")} | " +
-                $"{F(m.PeakRssMegabytes, "0")} | {F(m.DrainVsBare * 100, "0' %'")} | {F(m.CpuVsBare, "0.00'×'")} | {F(m.DrainCpuVsBare, "0.00'×'")} |");
+                $"{F(m.PeakRssMegabytes, "0")} | {F(m.DrainVsBare * 100, "0' %'")} | {F(m.CpuVsBare, "0.00'×'")} | {F(m.MiddleCpuVsBare, "0.00'×'")} |");
         }
         sb.AppendLine();
-        sb.AppendLine("| round | contender | status | end to end s | drain rows/s | contender CPU-s | … to the first row | ClickHouse CPU-s | Kafka CPU-s | ZooKeeper CPU-s | peak RSS MB | load before |");
+        sb.AppendLine("| round | contender | status | end to end s | drain rows/s | contender CPU-s | … per 1M, 20–80 % | ClickHouse CPU-s | Kafka CPU-s | ZooKeeper CPU-s | peak RSS MB | load before |");
         sb.AppendLine("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var r in results)
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Round} | {r.Contender} | {r.Status.Replace("|", "\\|", StringComparison.Ordinal)} | {F(r.EndToEndSeconds, "0.00")} | {F(r.DrainRowsPerSecond, "N0")} | " +
-                $"{F(r.ContenderCpuSeconds, "0.00")} | {F(r.ContenderCpuAtFirstSeconds, "0.00")} | {F(r.ClickHouseCpuSeconds, "0.00")} | {F(r.KafkaCpuSeconds, "0.00")} | {F(r.ZooKeeperCpuSeconds, "0.00")} | {F(r.PeakRssBytes / 1e6, "0")} | {r.LoadBefore} |");
+                $"{F(r.ContenderCpuSeconds, "0.00")} | {F(r.MiddleCpuPerMillion, "0.00")} | {F(r.ClickHouseCpuSeconds, "0.00")} | {F(r.KafkaCpuSeconds, "0.00")} | {F(r.ZooKeeperCpuSeconds, "0.00")} | {F(r.PeakRssBytes / 1e6, "0")} | {r.LoadBefore} |");
         }
         return sb.ToString();
     }
@@ -777,13 +803,10 @@ internal sealed record RunResult(string Contender, int Round, string Status, lon
 
     public double? ContenderCpuPerMillion => DistinctRows > 0 ? ContenderCpuSeconds * 1e6 / DistinctRows : null;
 
-    /// <summary>The contender's CPU when its first row (message) was seen: start-up, group join, JIT, first batch.
-    /// Known for the worker and the bare loop.</summary>
-    public double? ContenderCpuAtFirstSeconds { get; init; }
-
-    /// <summary>CPU per million rows from the first row seen to the last: what each row costs once running, without
-    /// the fixed start-up that a 2.5M-message run spreads over every row.</summary>
-    public double? DrainCpuPerMillion => ContenderCpuAtFirstSeconds is { } first && DrainRows > 0 ? (ContenderCpuSeconds - first) * 1e6 / DrainRows : null;
+    /// <summary>The contender's CPU per million rows between 20 % and 80 % of them: once running, without the start-up
+    /// that a 2.5M-message run spreads over every row (sampled from /proc, so known for every contender with a
+    /// process of its own).</summary>
+    public double? MiddleCpuPerMillion { get; init; }
 
     public double? ClickHouseCpuPerMillion => DistinctRows > 0 ? ClickHouseCpuSeconds * 1e6 / DistinctRows : null;
 
