@@ -13,7 +13,7 @@ namespace Ingest.LoadHarness;
 internal static unsafe class BareConsumer
 {
     /// <summary>How the loop takes messages: <c>confluent</c> (Confluent.Kafka's Consume, the value copied: the floor the
-    /// worker's targets are set against), <c>in-place</c> (the worker's own KafkaConsumer: rd_kafka_consumer_poll, value read in place),
+    /// worker's targets are set against), <c>in-place</c> (the worker's own KafkaConsumer: batch dequeue, value read in place),
     /// <c>batch</c> (rd_kafka_consume_batch_queue, up to 512 messages per call: what a batch dequeue would save).</summary>
     public static readonly string[] Modes = ["confluent", "in-place", "batch"];
 

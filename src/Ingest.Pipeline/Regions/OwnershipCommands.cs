@@ -59,7 +59,7 @@ public sealed class OwnershipCommands
             var side = await ReadAsync(t, ct).ConfigureAwait(false);
             if (side.OtherClient is null)
                 throw new OwnershipRefusedException($"no replica of region {from}'s subcluster answers ({string.Join(", ", t.OtherEndpoints)}): its checkpoints, which say where to start, cannot be read");
-            var health = await ReplicaHealthAsync(side.OtherClient, t.Table, ct).ConfigureAwait(false);
+            var health = await ReplicaStatus.ReadAsync(side.OtherClient, t.Table, replicaCounts: true, ct).ConfigureAwait(false);
             checks.Add($"{t.Table}: region {from}'s subcluster as {side.OtherClient.Endpoint} sees it: {health}");
             if (!force && health.LooksAlive)
                 throw new OwnershipRefusedException($"region {from} looks alive: {t.Table}'s replicas in its subcluster are all active and its Keeper answers ({health}). " +
@@ -113,7 +113,7 @@ public sealed class OwnershipCommands
                 throw new OwnershipRefusedException($"no replica of region {to}'s subcluster answers ({string.Join(", ", t.OtherEndpoints)}): it is not back yet");
             if (side.OtherClient is not null)
             {
-                var health = await ReplicaHealthAsync(side.OtherClient, t.Table, ct).ConfigureAwait(false);
+                var health = await ReplicaStatus.ReadAsync(side.OtherClient, t.Table, replicaCounts: true, ct).ConfigureAwait(false);
                 checks.Add($"{t.Table}: region {to}'s subcluster as {side.OtherClient.Endpoint} sees it: {health}");
                 if (!force && !health.LooksAlive)
                     throw new OwnershipRefusedException($"region {to}'s subcluster is not fully back ({health}): its replicas must be active and writable before it writes again");
@@ -272,28 +272,6 @@ public sealed class OwnershipCommands
             await Task.Delay(250, ct).ConfigureAwait(false);
         }
         return released;
-    }
-
-    private sealed record Health(bool Found, bool ReadOnly, bool SessionExpired, int Active, int Total, long QueueSize)
-    {
-        /// <summary>Its Keeper answers and every replica is active: the region's servers are up.</summary>
-        public bool LooksAlive => Found && !ReadOnly && !SessionExpired && Active == Total;
-
-        public override string ToString() => Found
-            ? $"is_readonly={(ReadOnly ? 1 : 0)}, is_session_expired={(SessionExpired ? 1 : 0)}, active replicas {Active}/{Total}, queue {QueueSize}"
-            : "table not found in system.replicas";
-    }
-
-    private static async Task<Health> ReplicaHealthAsync(ClickHouseHttpClient client, string table, CancellationToken ct)
-    {
-        var (database, name) = ClickHouseText.SplitTable(table);
-        var text = await client.QueryAsync(
-            $"SELECT is_readonly, is_session_expired, active_replicas, total_replicas, queue_size FROM system.replicas WHERE database = {ClickHouseText.Quote(database)} AND table = {ClickHouseText.Quote(name)} FORMAT TSV",
-            null, ct).ConfigureAwait(false);
-        var f = text.Trim().Split('\t');
-        if (f.Length < 5) return new Health(false, false, false, 0, 0, 0);
-        return new Health(true, f[0] == "1", f[1] == "1", int.Parse(f[2], CultureInfo.InvariantCulture), int.Parse(f[3], CultureInfo.InvariantCulture),
-            long.Parse(f[4], CultureInfo.InvariantCulture));
     }
 
     private static PartitionOwnership Row(OwnershipClaim c, long? released, string? note) =>

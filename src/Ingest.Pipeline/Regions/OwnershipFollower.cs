@@ -1,7 +1,5 @@
-using System.Globalization;
 using Confluent.Kafka;
 using Ingest.Pipeline.Checkpoints;
-using Ingest.Pipeline.ClickHouse;
 using Ingest.Pipeline.ClickHouse.Http;
 using Microsoft.Extensions.Logging;
 
@@ -192,7 +190,7 @@ internal sealed class OwnershipFollower : IDisposable
             {
                 // A replica catching up (back after a loss, its queue not empty) may not show the newest claims yet:
                 // another replica of that subcluster is asked first; the last one is taken as it is.
-                if (i < t.Other.Count - 1 && await IsCatchingUpAsync(client, t.OwnershipTable, otherDeadline.Token).ConfigureAwait(false)) continue;
+                if (i < t.Other.Count - 1 && (await ReplicaStatus.ReadAsync(client, t.OwnershipTable, replicaCounts: false, otherDeadline.Token).ConfigureAwait(false)).CatchingUp) continue;
                 var claims = await OwnershipTable.ReadAsync(client, t.OwnershipTable, t.BaseGroup, t.Table, otherDeadline.Token).ConfigureAwait(false);
                 var checkpoints = await CheckpointStore.ReadGroupAsync(sql => client.QueryAsync(sql, null, otherDeadline.Token), t.CheckpointTable, t.GroupOf(t.OtherRegion), t.Table)
                     .ConfigureAwait(false);
@@ -248,27 +246,12 @@ internal sealed class OwnershipFollower : IDisposable
         }
     }
 
-    private static async Task<bool> IsCatchingUpAsync(ClickHouseHttpClient client, string table, CancellationToken ct)
-    {
-        var (database, name) = ClickHouseText.SplitTable(table);
-        var text = await client.QueryAsync(
-            $"SELECT is_readonly, queue_size FROM system.replicas WHERE database = {ClickHouseText.Quote(database)} AND table = {ClickHouseText.Quote(name)} FORMAT TSV",
-            null, ct).ConfigureAwait(false);
-        var f = text.Trim().Split('\t');
-        // Read-only: its Keeper is gone, so nothing newer can be written into that subcluster either.
-        return f.Length == 2 && f[0] == "0" && f[1] != "0";
-    }
-
     private async Task ObserveReplicasAsync(ClickHouseHttpClient client, CancellationToken ct)
     {
-        var (database, name) = ClickHouseText.SplitTable(Target.Table);
         try
         {
-            var text = await client.QueryAsync(
-                $"SELECT active_replicas, total_replicas FROM system.replicas WHERE database = {ClickHouseText.Quote(database)} AND table = {ClickHouseText.Quote(name)} FORMAT TSV",
-                null, ct).ConfigureAwait(false);
-            var f = text.Trim().Split('\t');
-            if (f.Length == 2) Quorum.Observed(int.Parse(f[0], CultureInfo.InvariantCulture), int.Parse(f[1], CultureInfo.InvariantCulture));
+            if (await ReplicaStatus.ReadAsync(client, Target.Table, replicaCounts: true, ct).ConfigureAwait(false) is { ActiveReplicas: { } active, TotalReplicas: { } total })
+                Quorum.Observed(active, total);
         }
         catch (ClickHouseServerException)
         {

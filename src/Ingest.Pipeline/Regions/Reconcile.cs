@@ -110,16 +110,14 @@ public sealed class Reconcile
     /// <summary>Waits (up to a minute) until the replica has nothing left to fetch: queue empty, Keeper session up.</summary>
     private static async Task WaitCaughtUpAsync(ClickHouseHttpClient client, string table, string region, CancellationToken ct)
     {
-        var (database, name) = ClickHouseText.SplitTable(table);
-        var sql = $"SELECT is_readonly, queue_size, absolute_delay FROM system.replicas WHERE database = {ClickHouseText.Quote(database)} AND table = {ClickHouseText.Quote(name)} FORMAT TSV";
         var deadline = DateTime.UtcNow + VerifyTimeout;
         while (true)
         {
-            var f = (await client.QueryAsync(sql, null, ct).ConfigureAwait(false)).Trim().Split('\t');
-            if (f.Length < 3 || (f[0] == "0" && f[1] == "0")) return;
+            var status = await ReplicaStatus.ReadAsync(client, table, replicaCounts: false, ct).ConfigureAwait(false);
+            if (!status.Found || (!status.ReadOnly && status.QueueSize == 0)) return;
             if (DateTime.UtcNow >= deadline)
                 throw new OwnershipRefusedException($"{client.Endpoint}, region {region}'s replica of {table}, is not caught up after {VerifyTimeout.TotalSeconds:0} s " +
-                    $"(is_readonly={f[0]}, queue_size={f[1]}, absolute_delay={f[2]} s): reconcile once replication has caught up");
+                    $"({status}): reconcile once replication has caught up");
             await Task.Delay(500, ct).ConfigureAwait(false);
         }
     }
