@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using Ingest.Pipeline.Batching;
 using Ingest.Pipeline.ClickHouse;
+using Ingest.Pipeline.ClickHouse.Types;
 using Ingest.Pipeline.Decoding;
 
 namespace Ingest.Pipeline.Tests.Decoding;
@@ -49,6 +50,25 @@ public sealed class JsonRowDecoderTests
         // 'source' (DEFAULT 'kafka') never had a value: left out so the server fills its expression.
         Assert.DoesNotContain("source", native, StringComparison.Ordinal);
         Assert.Contains("country", native, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Provenance_columns_take_the_message_source_and_a_partition_out_of_range_is_rejected_naming_the_column()
+    {
+        var schema = TableSchema.Parse("db.p", "seq\tUInt64\t\t\n_topic\tString\t\t\n_partition\tUInt8\t\t\n_offset\tUInt64\t\t\n_timestamp\tDateTime64(3)\t\t\n");
+        var decoder = new JsonRowDecoder(schema, new MappingOptions());
+        using var batch = new ColumnBatch(schema);
+        Assert.Null(decoder.Decode("""{"seq":1}"""u8, batch, new MessageSource("events", 7, 1_234_567_890_123, 1_700_000_000_123)));
+        Assert.Equal((byte)7, ((UInt8Column)batch.Columns[2])[0]);
+        Assert.Equal(1_234_567_890_123UL, ((UInt64Column)batch.Columns[3])[0]);
+        Assert.Contains("events", Native(batch), StringComparison.Ordinal);
+
+        // 300 does not fit a UInt8: the row is rejected naming the column, and the batch keeps only its first row.
+        var error = decoder.Decode("""{"seq":2}"""u8, batch, new MessageSource("events", 300, 5, 0));
+        Assert.NotNull(error);
+        Assert.Contains("provenance column '_partition' cannot hold 300", error, StringComparison.Ordinal);
+        Assert.Equal(1, batch.Rows);
+        Assert.All(batch.Columns, c => Assert.Equal(1, c.Count));
     }
 
     [Fact]

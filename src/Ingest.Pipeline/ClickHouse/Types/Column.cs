@@ -17,6 +17,11 @@ internal abstract class Column : IDisposable
 
     public abstract void AppendDefault();
 
+    /// <summary>Integer columns: appends <paramref name="value"/> when it is in the type's range and says so; every
+    /// other type, or a value out of range, false and nothing appended (the caller then goes through
+    /// <see cref="AppendJson"/>, which words the error). For provenance values, which are numbers already.</summary>
+    public virtual bool TryAppendInteger(long value) => false;
+
     /// <summary>Column data only (the block writer writes name and type): state prefix, then the data.</summary>
     public void WriteTo(IBufferWriter<byte> writer)
     {

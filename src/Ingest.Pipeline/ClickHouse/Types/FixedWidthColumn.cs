@@ -30,6 +30,12 @@ internal abstract class FixedWidthColumn<T> : Column
 
     public void Append(T value) => _data.Append(value);
 
+    protected bool Appended(T value)
+    {
+        _data.Append(value);
+        return true;
+    }
+
     public override void Truncate(int count) => _data.Truncate(count * Unsafe.SizeOf<T>());
 
     public override void Clear() => _data.Clear();

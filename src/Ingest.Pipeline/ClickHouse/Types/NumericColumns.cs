@@ -5,41 +5,57 @@ namespace Ingest.Pipeline.ClickHouse.Types;
 internal sealed class UInt8Column : FixedWidthColumn<byte>
 {
     protected override byte Parse(ref Utf8JsonReader reader) => (byte)NumberText.ParseUnsigned(ref reader, byte.MaxValue, "UInt8");
+
+    public override bool TryAppendInteger(long value) => value is >= 0 and <= byte.MaxValue && Appended((byte)value);
 }
 
 internal sealed class UInt16Column : FixedWidthColumn<ushort>
 {
     protected override ushort Parse(ref Utf8JsonReader reader) => (ushort)NumberText.ParseUnsigned(ref reader, ushort.MaxValue, "UInt16");
+
+    public override bool TryAppendInteger(long value) => value is >= 0 and <= ushort.MaxValue && Appended((ushort)value);
 }
 
 internal sealed class UInt32Column : FixedWidthColumn<uint>
 {
     protected override uint Parse(ref Utf8JsonReader reader) => (uint)NumberText.ParseUnsigned(ref reader, uint.MaxValue, "UInt32");
+
+    public override bool TryAppendInteger(long value) => value is >= 0 and <= uint.MaxValue && Appended((uint)value);
 }
 
 internal sealed class UInt64Column : FixedWidthColumn<ulong>
 {
     protected override ulong Parse(ref Utf8JsonReader reader) => NumberText.ParseUnsigned(ref reader, ulong.MaxValue, "UInt64");
+
+    public override bool TryAppendInteger(long value) => value >= 0 && Appended((ulong)value);
 }
 
 internal sealed class Int8Column : FixedWidthColumn<sbyte>
 {
     protected override sbyte Parse(ref Utf8JsonReader reader) => (sbyte)NumberText.ParseSigned(ref reader, sbyte.MinValue, sbyte.MaxValue, "Int8");
+
+    public override bool TryAppendInteger(long value) => value is >= sbyte.MinValue and <= sbyte.MaxValue && Appended((sbyte)value);
 }
 
 internal sealed class Int16Column : FixedWidthColumn<short>
 {
     protected override short Parse(ref Utf8JsonReader reader) => (short)NumberText.ParseSigned(ref reader, short.MinValue, short.MaxValue, "Int16");
+
+    public override bool TryAppendInteger(long value) => value is >= short.MinValue and <= short.MaxValue && Appended((short)value);
 }
 
 internal sealed class Int32Column : FixedWidthColumn<int>
 {
     protected override int Parse(ref Utf8JsonReader reader) => (int)NumberText.ParseSigned(ref reader, int.MinValue, int.MaxValue, "Int32");
+
+    public override bool TryAppendInteger(long value) => value is >= int.MinValue and <= int.MaxValue && Appended((int)value);
 }
 
 internal sealed class Int64Column : FixedWidthColumn<long>
 {
     protected override long Parse(ref Utf8JsonReader reader) => NumberText.ParseSigned(ref reader, long.MinValue, long.MaxValue, "Int64");
+
+    public override bool TryAppendInteger(long value) => Appended(value);
 }
 
 internal sealed class Float32Column : FixedWidthColumn<float>
