@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Confluent.Kafka;
 using Ingest.Pipeline;
 using Ingest.Pipeline.Kafka;
@@ -65,17 +64,13 @@ internal static unsafe class BareConsumer
                 using var consumer = new ConsumerBuilder<Ignore, Ignore>(config).Build();
                 consumer.Subscribe(topic);
                 var handle = Librdkafka.HandleOf(consumer) ?? throw new InvalidOperationException("librdkafka's handle is not reachable");
-                var lib = NativeLibrary.Load(Librdkafka.LibraryPath);
-                var getConsumerQueue = (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(lib, "rd_kafka_queue_get_consumer");
-                var consumeBatch = (delegate* unmanaged<IntPtr, int, Librdkafka.Message**, nuint, nint>)NativeLibrary.GetExport(lib, "rd_kafka_consume_batch_queue");
-                var destroyQueue = (delegate* unmanaged<IntPtr, void>)NativeLibrary.GetExport(lib, "rd_kafka_queue_destroy");
-                var queue = getConsumerQueue(handle.DangerousGetHandle());
+                var queue = Librdkafka.QueueGetConsumer(handle.DangerousGetHandle());
                 var messages = new Librdkafka.Message*[512];
                 fixed (Librdkafka.Message** batch = messages)
                 {
                     while (Going())
                     {
-                        var n = consumeBatch(queue, 200, batch, (nuint)messages.Length);
+                        var n = Librdkafka.ConsumeBatchQueue(queue, 200, batch, (nuint)messages.Length);
                         if (n > 0) stall.Restart();
                         for (var i = 0; i < n; i++)
                         {
@@ -85,7 +80,7 @@ internal static unsafe class BareConsumer
                         }
                     }
                 }
-                destroyQueue(queue);
+                Librdkafka.QueueDestroy(queue);
                 counter.Print(stall);
                 consumer.Close();
                 break;
