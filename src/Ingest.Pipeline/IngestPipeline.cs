@@ -44,7 +44,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
     private readonly List<PartitionBatch> _empty = [];
     private readonly List<PendingFlush> _flushes = [];
     private readonly Func<TopicPartition, int> _sendableRoute;
-    private readonly Func<int, long> _minGroupBytes;
+    private readonly Func<int, bool> _fillsInserts;
     private readonly Func<TopicPartition, RowBufferPool> _poolOf;
     private readonly CancellationTokenSource _abort = new();
     private readonly long _maxAgeMs;
@@ -85,7 +85,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
         _batches = new PartitionBatches(b => RouteOf(b.Partition.Topic).Pool.Return(b.Rows), CountSealed);
         _sendableRoute = p => RouteOf(p.Topic) is { Error: null } r && MaySend(r) ? r.Index : -1;
         // Under backpressure nothing more is consumed: a group waiting to fill would only wait.
-        _minGroupBytes = i => _routes[i].Behind && !_backpressure ? options.Batching.MaxBytes : 0;
+        _fillsInserts = i => _routes[i].Behind && !_backpressure;
         _poolOf = p => RouteOf(p.Topic).Pool;
         _status = PipelineStatus.Starting(options.Region, GroupId);
         metrics.ObserveStatus(() => _status);
@@ -240,7 +240,7 @@ public sealed partial class IngestPipeline : IPipelineControl, IDisposable
         while (_inserts.HasCapacity)
         {
             _empty.Clear();
-            var group = _batches.TakeGroup(_sendableRoute, _options.Batching.MaxBytes, MaxBatchesPerInsert, _empty, _minGroupBytes,
+            var group = _batches.TakeGroup(_sendableRoute, _options.Batching.MaxBytes, MaxBatchesPerInsert, _empty, _fillsInserts,
                 Environment.TickCount64 - _maxAgeMs);
             // Every message was rejected: nothing to insert, but the offsets are consumed.
             foreach (var batch in _empty) Acknowledge(RouteOf(batch.Partition.Topic), batch);

@@ -90,12 +90,12 @@ internal sealed class PartitionBatches
 
     /// <summary>Takes ready batches for one INSERT: the oldest sealed batch of partitions with nothing in flight, all
     /// of one table (<paramref name="tableOf"/>; negative: not to be sent now), up to <paramref name="maxBytes"/>
-    /// and <paramref name="maxBatches"/>. A table whose group is smaller than <paramref name="minBytesOf"/> it, could
-    /// still grow (see <see cref="CouldGrow"/>), and has only batches sealed after <paramref name="holdSealedAfter"/>
-    /// is held back: its batches stay ready and the next table's are taken. Batches with no rows (every message rejected) need no INSERT: they go to
+    /// and <paramref name="maxBatches"/>. A table that <paramref name="fills"/> its INSERTs, whose group is not full
+    /// yet, could still grow (see <see cref="CouldGrow"/>) and has only batches sealed after
+    /// <paramref name="holdSealedAfter"/> is held back: its batches stay ready and the next table's are taken. Batches with no rows (every message rejected) need no INSERT: they go to
     /// <paramref name="empty"/>, in flight all the same, to be completed by the caller.</summary>
     public List<PartitionBatch> TakeGroup(Func<TopicPartition, int> tableOf, long maxBytes, int maxBatches, List<PartitionBatch> empty,
-        Func<int, long> minBytesOf, long holdSealedAfter)
+        Func<int, bool> fills, long holdSealedAfter)
     {
         var group = new List<PartitionBatch>();
         List<int>? held = null;
@@ -127,7 +127,7 @@ internal sealed class PartitionBatches
                 oldest = Math.Min(oldest, batch.SealedAtTicks);
                 group.Add(batch);
             }
-            if (group.Count == 0 || full || group.Count == maxBatches || oldest <= holdSealedAfter || bytes >= minBytesOf(table) || !CouldGrow(table, tableOf)) break;
+            if (group.Count == 0 || full || group.Count == maxBatches || oldest <= holdSealedAfter || !fills(table) || bytes >= maxBytes || !CouldGrow(table, tableOf)) break;
             (held ??= []).Add(table);
             group.Clear();
         }

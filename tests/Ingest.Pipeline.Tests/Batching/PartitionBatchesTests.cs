@@ -23,17 +23,17 @@ public sealed class PartitionBatchesTests
     }
 
     [Fact]
-    public void A_small_group_is_held_while_the_minimum_asks_for_more_and_its_batches_are_fresh()
+    public void A_small_group_is_held_while_its_table_fills_and_its_batches_are_fresh()
     {
         var batches = Sealed(partitions: 3, messagesEach: 10, filling: 1);
         var empty = new List<PartitionBatch>();
 
-        var group = batches.TakeGroup(OneTable, maxBytes: 1_000_000, maxBatches: 256, empty, _ => 10_000, holdSealedAfter: Environment.TickCount64 - 60_000);
+        var group = batches.TakeGroup(OneTable, maxBytes: 1_000_000, maxBatches: 256, empty, _ => true, holdSealedAfter: Environment.TickCount64 - 60_000);
 
         Assert.Empty(group);
         Assert.Empty(empty);
-        // Nothing was taken: the same batches go once no minimum applies.
-        group = batches.TakeGroup(OneTable, 1_000_000, 256, empty, _ => 0, Environment.TickCount64 - 60_000);
+        // Nothing was taken: the same batches go once the table no longer fills.
+        group = batches.TakeGroup(OneTable, 1_000_000, 256, empty, _ => false, Environment.TickCount64 - 60_000);
         Assert.Equal(3, group.Count);
         Assert.All(group, b => Assert.Equal(BatchState.InFlight, b.State));
     }
@@ -44,13 +44,13 @@ public sealed class PartitionBatchesTests
         var batches = Sealed(partitions: 3, messagesEach: 10, filling: 1);
         var empty = new List<PartitionBatch>();
 
-        // Sealed before the hold limit: sent despite the minimum.
-        var group = batches.TakeGroup(OneTable, 1_000_000, 256, empty, _ => 10_000, holdSealedAfter: Environment.TickCount64 + 1);
+        // Sealed before the hold limit: sent although the table fills.
+        var group = batches.TakeGroup(OneTable, 1_000_000, 256, empty, _ => true, holdSealedAfter: Environment.TickCount64 + 1);
         Assert.Equal(3, group.Count);
 
-        // Full (maxBatches reached): sent despite the minimum and fresh batches.
+        // Full (maxBatches reached): sent although the table fills and the batches are fresh.
         batches = Sealed(partitions: 3, messagesEach: 10, filling: 1);
-        group = batches.TakeGroup(OneTable, 1_000_000, maxBatches: 2, empty, _ => 10_000, Environment.TickCount64 - 60_000);
+        group = batches.TakeGroup(OneTable, 1_000_000, maxBatches: 2, empty, _ => true, Environment.TickCount64 - 60_000);
         Assert.Equal(2, group.Count);
     }
 
@@ -62,11 +62,11 @@ public sealed class PartitionBatchesTests
         var empty = new List<PartitionBatch>();
         Func<TopicPartition, int> twoTables = p => p.Partition.Value % 2;
 
-        // Table 0 must reach 10,000 bytes to go; table 1 has no minimum.
-        var group = batches.TakeGroup(twoTables, 1_000_000, 256, empty, t => t == 0 ? 10_000 : 0, Environment.TickCount64 - 60_000);
+        // Table 0 fills its INSERTs; table 1 does not.
+        var group = batches.TakeGroup(twoTables, 1_000_000, 256, empty, t => t == 0, Environment.TickCount64 - 60_000);
 
         Assert.Equal([1, 3], group.Select(b => b.Partition.Partition.Value).Order());
-        group = batches.TakeGroup(twoTables, 1_000_000, 256, empty, _ => 0, Environment.TickCount64 - 60_000);
+        group = batches.TakeGroup(twoTables, 1_000_000, 256, empty, _ => false, Environment.TickCount64 - 60_000);
         Assert.Equal([0, 2], group.Select(b => b.Partition.Partition.Value).Order());
     }
 
@@ -76,7 +76,7 @@ public sealed class PartitionBatchesTests
         var empty = new List<PartitionBatch>();
         // Every partition's batch is in the group already (one partition alone behind is the common case).
         var batches = Sealed(partitions: 1, messagesEach: 10);
-        Assert.Single(batches.TakeGroup(OneTable, 1_000_000, 256, empty, _ => 10_000, Environment.TickCount64 - 60_000));
+        Assert.Single(batches.TakeGroup(OneTable, 1_000_000, 256, empty, _ => true, Environment.TickCount64 - 60_000));
 
         // A partition filling its next batch behind one already in the group cannot add that batch to it (one batch
         // per partition), and neither can a partition of another table that is still filling.
@@ -84,7 +84,7 @@ public sealed class PartitionBatchesTests
         var pool = new RowBufferPool(() => new JsonRowsBuffer(), null);
         Assert.Null(batches.Open(new TopicPartition("t", 0), _ => pool).Add(10, "{\"a\":1}"u8));
         Func<TopicPartition, int> filling2IsOther = p => p.Partition.Value == 2 ? 1 : 0;
-        var group = batches.TakeGroup(filling2IsOther, 1_000_000, 256, empty, _ => 10_000, Environment.TickCount64 - 60_000);
+        var group = batches.TakeGroup(filling2IsOther, 1_000_000, 256, empty, _ => true, Environment.TickCount64 - 60_000);
         Assert.Equal([0, 1], group.Select(b => b.Partition.Partition.Value).Order());
     }
 }
