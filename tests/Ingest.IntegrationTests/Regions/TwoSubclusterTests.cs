@@ -335,13 +335,47 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
         foreach (var node in new[] { A1, A2 }.Where(n => !n.IsRunning)) await node.StartAsync();
     }
 
-    private static async Task AssertExactlyOnceAsync(ClickHouseServer node, string table, long produced)
+    /// <summary>The Distributed table reads each subcluster from its first replica in the node's list (in_order: the
+    /// region's own); one still catching up after Keeper came back (its session re-established, its queue
+    /// refetched) would show fewer rows and hide duplicates, so a replica more than 2 s behind is passed over.</summary>
+    private static readonly Dictionary<string, string> FreshReplicas = new() { ["max_replica_delay_for_distributed_queries"] = "2" };
+
+    private async Task AssertExactlyOnceAsync(ClickHouseServer node, string table, long produced)
     {
         var all = $"{table}_all";
-        await Poll.UntilAsync(() => node.CountAsync($"SELECT uniqExact(_partition, _offset) FROM {all}"), n => n >= produced, TimeSpan.FromSeconds(90), everyMs: 500);
+        async Task<string> ReadAsync() =>
+            (await node.Client.QueryAsync($"SELECT count(), uniqExact(_partition, _offset) FROM {all} FORMAT TSV", FreshReplicas)).Trim();
+        await Poll.UntilAsync(ReadAsync, l => long.Parse(l.Split('\t')[1], CultureInfo.InvariantCulture) >= produced, TimeSpan.FromSeconds(90), everyMs: 500);
         await Task.Delay(1_500);
-        var line = (await node.Client.QueryAsync($"SELECT count(), uniqExact(_partition, _offset) FROM {all} FORMAT TSV")).Trim();
+        var line = await ReadAsync();
+        if (line != $"{produced}\t{produced}") output.WriteLine($"{all} on {node.Name}: {line} of {produced}\n{await ReplicasAsync(table)}");
         Assert.Equal($"{produced}\t{produced}", line);
+    }
+
+    /// <summary>Each replica's rows and replication state, and its last errors: whether rows were never written or a
+    /// replica the Distributed table reads (in_order: the region's own first) had not caught up.</summary>
+    private async Task<string> ReplicasAsync(string table)
+    {
+        var report = new System.Text.StringBuilder();
+        foreach (var node in _stack.Nodes.Where(n => n.IsRunning))
+        {
+            try
+            {
+                var rows = (await node.Client.QueryAsync(
+                    $"SELECT _partition, count(), min(_offset), max(_offset) FROM {table} GROUP BY _partition ORDER BY _partition FORMAT TSV")).Trim();
+                var replica = (await node.Client.QueryAsync("SELECT is_readonly, is_session_expired, queue_size, inserts_in_queue, absolute_delay, " +
+                    $"active_replicas, total_replicas FROM system.replicas WHERE database = 'default' AND table = '{table[8..]}' FORMAT TSVWithNames")).Trim();
+                report.AppendLine($"{node.Name} (shard {node.Shard}): partition/count/min/max\n{rows}\n{replica}");
+            }
+            catch (Exception e)
+            {
+                report.AppendLine($"{node.Name}: {e.Message}");
+            }
+            var errors = Path.Combine(node.Directory, "log", "error.log");
+            if (File.Exists(errors))
+                report.AppendLine(string.Join('\n', File.ReadLines(errors).Where(l => l.StartsWith("20", StringComparison.Ordinal) && l.Contains(table[8..], StringComparison.Ordinal)).TakeLast(8)));
+        }
+        return report.ToString();
     }
 
     private static string NewAdmin() => $"http://127.0.0.1:{FreePorts.Next()}";
