@@ -51,9 +51,18 @@ var sbsResults = new Option<string>("--results")
 var sbsKeep = new Option<bool>("--keep") { Description = "keep the services' directory (logs, data) afterwards" };
 var sbsLatencySeconds = CommandLineSupport.Number("--latency-seconds", "after the drains, a live run of this many seconds: produce -> visible p50/p99 (0: none)", 0, min: 0, max: 600);
 var sbsLatencyRate = new Option<double?>("--latency-rate") { Description = "messages a second for the latency run (default: half the exactly-once worker's drain rate)" };
+var sbsWorkerSettings = new Option<string[]>("--worker-setting")
+{
+    Description = "KEY=VALUE for every Ingest worker run, repeatable: a configuration key (Ingest:Batching:MaxBytes=33554432) or an environment variable (DOTNET_TieredCompilation=0)",
+};
+sbsWorkerSettings.Validators.Add(result =>
+{
+    foreach (var bad in (result.GetValueOrDefault<string[]>() ?? []).Where(s => s.IndexOf('=', StringComparison.Ordinal) <= 0))
+        result.AddError($"--worker-setting: '{bad}' is not KEY=VALUE");
+});
 var sideBySide = new Command("side-by-side", "One backlog in a mock Kafka process, drained by each contender alone (the Ingest worker, a bare C# loop, kcat, kcat | clickhouse-client, ClickHouse's Kafka engine): rates, CPU per million rows, peak RSS")
 {
-    sbsMessages, sbsPartitions, sbsRounds, sbsContenders, sbsResults, sbsKeep, sbsLatencySeconds, sbsLatencyRate,
+    sbsMessages, sbsPartitions, sbsRounds, sbsContenders, sbsResults, sbsKeep, sbsLatencySeconds, sbsLatencyRate, sbsWorkerSettings,
 };
 sideBySide.SetAction(async (result, ct) =>
 {
@@ -62,7 +71,8 @@ sideBySide.SetAction(async (result, ct) =>
     limit.CancelAfter(TimeSpan.FromMinutes(60));
     var list = result.GetRequiredValue(sbsContenders).Split(',', StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
     return await Ingest.LoadHarness.SideBySide.RunAsync(result.GetValue(sbsMessages), result.GetValue(sbsPartitions), result.GetValue(sbsRounds), list,
-        result.GetRequiredValue(sbsResults), result.GetValue(sbsKeep), result.GetValue(sbsLatencySeconds), result.GetValue(sbsLatencyRate), limit.Token);
+        result.GetRequiredValue(sbsResults), result.GetValue(sbsKeep), result.GetValue(sbsLatencySeconds), result.GetValue(sbsLatencyRate),
+        (result.GetValue(sbsWorkerSettings) ?? []).Select(s => s.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]), limit.Token);
 });
 var consumeBootstrap = new Option<string>("--bootstrap") { Required = true };
 var consumeTopic = new Option<string>("--topic") { Required = true };

@@ -26,7 +26,18 @@ internal static partial class SideBySide
     private static int LatencyPartitions(int partitions) => Math.Min(partitions, 16);
 
     internal sealed record LatencyResult(double Rate, double Seconds, double ProducedRate, long Produced, long Rows, long Distinct, int Probes, int ProbesSeen,
-        double? P50Ms, double? P90Ms, double? P99Ms, double? MaxMs, double MaxAgeMs, string Status);
+        double? P50Ms, double? P90Ms, double? P99Ms, double? MaxMs, double MaxAgeMs, string Status)
+    {
+        /// <summary>The machine's busy share (all cores, all processes) while measuring: the producer, the mock, the
+        /// worker and ClickHouse share the cores, so a value near 1 means the rows queued for CPU.</summary>
+        public double? MachineBusy { get; init; }
+
+        /// <summary>The worker's data INSERTs while measuring, first attempt to acknowledgement, on average, and how
+        /// many: part of what a row spends after its batch is sealed (besides its turn and the write-ahead).</summary>
+        public double? MeanInsertMs { get; init; }
+
+        public long? Inserts { get; init; }
+    }
 
     /// <summary>The mock keeps only the newest 5 MiB per partition: a worker that falls that far behind finds its next
     /// offsets deleted, librdkafka resets them and the messages are skipped (counted by the worker). Said so, a lost
@@ -46,6 +57,15 @@ internal static partial class SideBySide
         {
             return "";
         }
+    }
+
+    /// <summary>The worker's INSERT time so far (seconds, count): ingest_insert_duration_seconds' sum and count.</summary>
+    private static async Task<(double Seconds, long Count)> InsertTimesAsync(WorkerProcess worker, CancellationToken ct)
+    {
+        var lines = (await worker.MetricsAsync(ct)).Split('\n');
+        double Sum(string name) => lines.Where(l => l.StartsWith(name, StringComparison.Ordinal) && (l.Length == name.Length || l[name.Length] is ' ' or '{'))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+        return (Sum("ingest_insert_duration_seconds_sum"), (long)Sum("ingest_insert_duration_seconds_count"));
     }
 
     private static async Task<LatencyResult> RunLatencyAsync(Env env, double rate, TimeSpan duration, CancellationToken ct)
@@ -74,6 +94,10 @@ internal static partial class SideBySide
             await Task.Delay(LatencyWarmUp, ct);
             Interlocked.Exchange(ref measuredFrom, Interlocked.Read(ref produced));
             var latencies = new List<double>();
+            var machineFrom = MachineCpu.Read();
+            double? machineBusy = null;
+            var insertsFrom = await InsertTimesAsync(worker, ct);
+            (double Seconds, long Count) insertsTo = default;
             var measuring = Stopwatch.StartNew();
             var producedAtStart = Interlocked.Read(ref produced);
             double? producedRate = null;
@@ -84,6 +108,8 @@ internal static partial class SideBySide
                 if (stopping && !stop.IsCancellationRequested)
                 {
                     producedRate = (Interlocked.Read(ref produced) - producedAtStart) / measuring.Elapsed.TotalSeconds;
+                    machineBusy = MachineCpu.Read().BusySince(machineFrom);
+                    insertsTo = await InsertTimesAsync(worker, ct);
                     await stop.CancelAsync();
                 }
                 var at = Stopwatch.GetTimestamp();
@@ -114,7 +140,12 @@ internal static partial class SideBySide
                 : producedRate < 0.95 * rate ? $"the producer reached only {producedRate:N0} msg/s" : "ok";
             latencies.Sort();
             return new LatencyResult(rate, duration.TotalSeconds, producedRate ?? 0, total, rows, distinct, probes, latencies.Count, Percentile(latencies, 0.50),
-                Percentile(latencies, 0.90), Percentile(latencies, 0.99), latencies.Count > 0 ? latencies[^1] : null, WorkerMaxAge.TotalMilliseconds, status);
+                Percentile(latencies, 0.90), Percentile(latencies, 0.99), latencies.Count > 0 ? latencies[^1] : null, WorkerMaxAge.TotalMilliseconds, status)
+            {
+                MachineBusy = machineBusy,
+                Inserts = insertsTo.Count - insertsFrom.Count,
+                MeanInsertMs = insertsTo.Count > insertsFrom.Count ? (insertsTo.Seconds - insertsFrom.Seconds) * 1000 / (insertsTo.Count - insertsFrom.Count) : null,
+            };
         }
         finally
         {
@@ -183,9 +214,9 @@ internal static partial class SideBySide
         $"""
         Latency (produce → visible in ClickHouse): Ingest worker, checkpoints on, MergeTree, Batching:MaxAge {r.MaxAgeMs:0} ms, producer at {r.Rate:N0} msg/s (reached {r.ProducedRate:N0}) for {r.Seconds:0} s
 
-        | messages | probes seen | p50 ms | p90 ms | p99 ms | max ms | target p99 (MaxAge + 250 ms) | status |
-        |---:|---:|---:|---:|---:|---:|---:|---|
-        | {r.Produced:N0} | {r.ProbesSeen:N0} / {r.Probes:N0} | {F(r.P50Ms, "0")} | {F(r.P90Ms, "0")} | {F(r.P99Ms, "0")} | {F(r.MaxMs, "0")} | {r.MaxAgeMs + 250:0} | {r.Status} |
+        | messages | probes seen | p50 ms | p90 ms | p99 ms | max ms | target p99 (MaxAge + 250 ms) | data INSERTs, mean ms | machine busy | status |
+        |---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
+        | {r.Produced:N0} | {r.ProbesSeen:N0} / {r.Probes:N0} | {F(r.P50Ms, "0")} | {F(r.P90Ms, "0")} | {F(r.P99Ms, "0")} | {F(r.MaxMs, "0")} | {r.MaxAgeMs + 250:0} | {r.Inserts:N0}, {F(r.MeanInsertMs, "0")} | {F(r.MachineBusy * 100, "0' %'")} | {r.Status} |
 
         """);
 }

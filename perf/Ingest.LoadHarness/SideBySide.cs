@@ -45,7 +45,7 @@ internal static partial class SideBySide
     /// <summary>Runs the drains, then the latency run when <paramref name="latencySeconds"/> is not 0 (at
     /// <paramref name="latencyRate"/>, or half the exactly-once worker's median drain rate).</summary>
     public static async Task<int> RunAsync(long messages, int partitions, int rounds, IReadOnlyList<string> contenders, string resultsDir, bool keep,
-        int latencySeconds, double? latencyRate, CancellationToken ct)
+        int latencySeconds, double? latencyRate, IReadOnlyDictionary<string, string> workerSettings, CancellationToken ct)
     {
         if (latencySeconds > 0 && latencyRate is null && !contenders.Contains("ingest-eo"))
         {
@@ -97,7 +97,7 @@ internal static partial class SideBySide
                 // Shown because a users.d file that does not apply fails silently, and the engine then idles 7.5 s.
                 Console.WriteLine($"side-by-side: stream_flush_interval_ms = {await ch.Client.ScalarAsync("SELECT value FROM system.settings WHERE name = 'stream_flush_interval_ms'", ct)}");
                 await ProduceAsync(bootstrap, messages, partitions, ct);
-                var env = new Env(bootstrap, ch, chPid, kafka.Id, zkPid, messages, partitions, stackDir);
+                var env = new Env(bootstrap, ch, chPid, kafka.Id, zkPid, messages, partitions, stackDir) { WorkerOverrides = workerSettings };
                 var results = new List<RunResult>();
                 for (var round = 1; round <= rounds; round++)
                 {
@@ -118,9 +118,9 @@ internal static partial class SideBySide
                     latency = await RunLatencyAsync(env, rate.Value, TimeSpan.FromSeconds(latencySeconds), ct);
                     Console.WriteLine($"side-by-side: latency {latency.Status}: p50 {F(latency.P50Ms, "0")} ms, p99 {F(latency.P99Ms, "0")} ms, max {F(latency.MaxMs, "0")} ms over {latency.ProbesSeen:N0} probes");
                 }
-                var report = Report(results, messages, partitions, rounds, started) + (latency is null ? "" : Environment.NewLine + LatencyReport(latency));
+                var report = Report(results, messages, partitions, rounds, started, workerSettings) + (latency is null ? "" : Environment.NewLine + LatencyReport(latency));
                 await File.WriteAllTextAsync(Path.Combine(resultsDir, "results.md"), report, ct);
-                await File.WriteAllTextAsync(Path.Combine(resultsDir, "results.json"), Json(results, messages, partitions, rounds, started, latency), ct);
+                await File.WriteAllTextAsync(Path.Combine(resultsDir, "results.json"), Json(results, messages, partitions, rounds, started, latency, workerSettings), ct);
                 await File.WriteAllTextAsync(Path.Combine(resultsDir, "rows.svg"), Plot(results, messages), ct);
                 Console.WriteLine();
                 Console.WriteLine(report);
@@ -139,7 +139,10 @@ internal static partial class SideBySide
         }
     }
 
-    internal sealed record Env(string Bootstrap, ClickHouseServer Ch, int ChPid, int KafkaPid, int ZkPid, long Messages, int Partitions, string Dir);
+    internal sealed record Env(string Bootstrap, ClickHouseServer Ch, int ChPid, int KafkaPid, int ZkPid, long Messages, int Partitions, string Dir)
+    {
+        public IReadOnlyDictionary<string, string> WorkerOverrides { get; init; } = new Dictionary<string, string>();
+    }
 
     /// <summary>What the Kafka engine needs before the server starts: 18.16 reads its librdkafka settings only from
     /// config.xml's &lt;kafka&gt; section, and a new group would otherwise start at the end of the topic. The
@@ -323,18 +326,25 @@ internal static partial class SideBySide
     /// <summary>The batch age of the worker in every run (the demo's): a drain is sealed by age more than by size.</summary>
     private static readonly TimeSpan WorkerMaxAge = TimeSpan.FromMilliseconds(500);
 
-    private static Dictionary<string, string> WorkerSettings(Env env, string id, string table, string topic, bool checkpoints) => new()
+    /// <summary>The worker's settings in every run, then --worker-setting's (a configuration key, or an environment
+    /// variable such as DOTNET_TieredCompilation: keys without ':' reach the worker's environment as they are).</summary>
+    private static Dictionary<string, string> WorkerSettings(Env env, string id, string table, string topic, bool checkpoints)
     {
-        ["Ingest:Region"] = "a",
-        ["Ingest:Kafka:BootstrapServers"] = env.Bootstrap,
-        ["Ingest:Kafka:Group"] = $"sbs-{id}",
-        ["Ingest:Kafka:Topics:0"] = topic,
-        ["Ingest:Kafka:Properties:session.timeout.ms"] = "6000",
-        ["Ingest:ClickHouse:Endpoints:0"] = env.Ch.HttpEndpoint.ToString(),
-        ["Ingest:ClickHouse:Table"] = table,
-        ["Ingest:Batching:MaxAge"] = WorkerMaxAge.ToString("c", CultureInfo.InvariantCulture),
-        ["Ingest:Checkpoints:Enabled"] = checkpoints ? "true" : "false",
-    };
+        var settings = new Dictionary<string, string>
+        {
+            ["Ingest:Region"] = "a",
+            ["Ingest:Kafka:BootstrapServers"] = env.Bootstrap,
+            ["Ingest:Kafka:Group"] = $"sbs-{id}",
+            ["Ingest:Kafka:Topics:0"] = topic,
+            ["Ingest:Kafka:Properties:session.timeout.ms"] = "6000",
+            ["Ingest:ClickHouse:Endpoints:0"] = env.Ch.HttpEndpoint.ToString(),
+            ["Ingest:ClickHouse:Table"] = table,
+            ["Ingest:Batching:MaxAge"] = WorkerMaxAge.ToString("c", CultureInfo.InvariantCulture),
+            ["Ingest:Checkpoints:Enabled"] = checkpoints ? "true" : "false",
+        };
+        foreach (var (key, value) in env.WorkerOverrides) settings[key] = value;
+        return settings;
+    }
 
     private static async Task<RunResult> RunKafkaEngineAsync(Env env, string name, int round, string id, string load, CancellationToken ct)
     {
@@ -436,7 +446,7 @@ internal static partial class SideBySide
             var (timedCpu, timedRss) = ReadTime(timeFile);
             var (distinct, duplicates) = CountOffsets(log);
             last ??= clock.Elapsed.TotalSeconds - lastChange.Elapsed.TotalSeconds;
-            var watch = new Watch(first, firstLines, last, distinct + duplicates, series) { MiddleCpuPerMillion = middle.PerMillion };
+            var watch = new Watch(first, firstLines, last, distinct + duplicates, series) { MiddleCpuPerMillion = middle.PerMillion, MiddleMachineBusy = middle.MachineBusy };
             var status = kcat.ExitCode == 0 ? null : $"failed: kcat exit {kcat.ExitCode}";
             return FromCounts(name, round, env.Messages, watch, distinct, duplicates, timedCpu ?? sampler.CpuSeconds, svc, Math.Max(sampler.PeakRssBytes, timedRss ?? 0), load, status);
         }
@@ -480,6 +490,7 @@ internal static partial class SideBySide
             var watch = new Watch((fields["first_unix_ms"] - startMs) / 1000.0, 1, (fields["last_unix_ms"] - startMs) / 1000.0, fields["distinct"] + fields["duplicates"], series)
             {
                 MiddleCpuPerMillion = middle.PerMillion,
+                MiddleMachineBusy = middle.MachineBusy,
             };
             return FromCounts(name, round, env.Messages, watch, fields["distinct"], fields["duplicates"], timedCpu ?? sampler.CpuSeconds, svc,
                 Math.Max(sampler.PeakRssBytes, timedRss ?? 0), load);
@@ -510,6 +521,8 @@ internal static partial class SideBySide
     private sealed record Watch(double? FirstAt, long FirstCount, double? LastAt, long Seen, List<double[]> Series)
     {
         public double? MiddleCpuPerMillion { get; init; }
+
+        public double? MiddleMachineBusy { get; init; }
     }
 
     /// <summary>Polls count() every 100 ms from the contender's start until every message is a row, the contender
@@ -551,7 +564,7 @@ internal static partial class SideBySide
             await Task.Delay(100, ct);
         }
         EndProgress();
-        return new Watch(first, firstCount, last, rows, series) { MiddleCpuPerMillion = middle.PerMillion };
+        return new Watch(first, firstCount, last, rows, series) { MiddleCpuPerMillion = middle.PerMillion, MiddleMachineBusy = middle.MachineBusy };
     }
 
     /// <summary>The contender's CPU per million rows between 20 % and 80 % of the rows seen: what a row costs once
@@ -559,18 +572,43 @@ internal static partial class SideBySide
     /// and decoded far more messages than that first INSERT holds.)</summary>
     private sealed class MiddleCpu(TreeSampler? sampler, long total)
     {
-        private (long Rows, double Cpu)? _from, _to;
+        private (long Rows, double Cpu, MachineCpu Machine)? _from, _to;
 
         /// <summary>Called with every observation of the rows (messages) so far.</summary>
         public void Add(long rows)
         {
-            if (sampler is null || _to is not null || rows < total / 5) return;
-            sampler.Sample();
-            if (_from is null) _from = (rows, sampler.CpuSeconds);
-            else if (rows >= total * 4 / 5) _to = (rows, sampler.CpuSeconds);
+            if (_to is not null || rows < total / 5) return;
+            sampler?.Sample();
+            var at = (rows, sampler?.CpuSeconds ?? 0, MachineCpu.Read());
+            if (_from is null) _from = at;
+            else if (rows >= total * 4 / 5) _to = at;
         }
 
-        public double? PerMillion => _from is { } f && _to is { } t && t.Rows > f.Rows ? (t.Cpu - f.Cpu) * 1e6 / (t.Rows - f.Rows) : null;
+        public double? PerMillion => sampler is not null && _from is { } f && _to is { } t && t.Rows > f.Rows ? (t.Cpu - f.Cpu) * 1e6 / (t.Rows - f.Rows) : null;
+
+        /// <summary>How busy the whole machine was (all cores, every process) over the same rows.</summary>
+        public double? MachineBusy => _from is { } f && _to is { } t ? t.Machine.BusySince(f.Machine) : null;
+    }
+
+    /// <summary>The machine's CPU time from /proc/stat's first line (jiffies, all cores): whether a contender left a
+    /// core idle, i.e. whether more threads could have helped it.</summary>
+    private readonly record struct MachineCpu(long Busy, long Total)
+    {
+        public static MachineCpu Read()
+        {
+            // cpu user nice system idle iowait irq softirq steal ...: idle and iowait are the idle time.
+            var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            long total = 0, idle = 0;
+            for (var i = 1; i <= 8 && i < fields.Length; i++)
+            {
+                var v = long.Parse(fields[i], CultureInfo.InvariantCulture);
+                total += v;
+                if (i is 4 or 5) idle += v;
+            }
+            return new MachineCpu(total - idle, total);
+        }
+
+        public double? BusySince(MachineCpu from) => Total > from.Total ? (double)(Busy - from.Busy) / (Total - from.Total) : null;
     }
 
     /// <summary>Waits past the worker's batch age, then counts rows and distinct messages: a redelivery written
@@ -600,6 +638,7 @@ internal static partial class SideBySide
         {
             Series = w.Series,
             MiddleCpuPerMillion = w.MiddleCpuPerMillion,
+            MiddleMachineBusy = w.MiddleMachineBusy,
         };
     }
 
@@ -687,13 +726,16 @@ internal static partial class SideBySide
     private static string Summary(RunResult r) => string.Create(CultureInfo.InvariantCulture,
         $"side-by-side: round {r.Round} {r.Contender,-12} {r.Status}: end to end {F(r.EndToEndSeconds, "0.00")} s = {F(r.EndToEndRowsPerSecond, "N0")} rows/s, " +
         $"drain {F(r.DrainRowsPerSecond, "N0")} rows/s, CPU-s per 1M: contender {F(r.ContenderCpuPerMillion, "0.00")} ({F(r.MiddleCpuPerMillion, "0.00")} from 20 to 80 % of the rows), ClickHouse {F(r.ClickHouseCpuPerMillion, "0.00")}, " +
-        $"Kafka {F(r.KafkaCpuPerMillion, "0.00")}, ZooKeeper {F(r.ZooKeeperCpuPerMillion, "0.00")}, peak RSS {F(r.PeakRssBytes / 1e6, "0")} MB, load before {r.LoadBefore}");
+        $"Kafka {F(r.KafkaCpuPerMillion, "0.00")}, ZooKeeper {F(r.ZooKeeperCpuPerMillion, "0.00")}, peak RSS {F(r.PeakRssBytes / 1e6, "0")} MB, machine busy {F(r.MiddleMachineBusy * 100, "0")} % from 20 to 80 %, load before {r.LoadBefore}");
 
     private static string F(double? v, string format) => v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) : "—";
 
     private sealed record Median(string Contender, int Ok, int Runs, double? EndToEndSeconds, double? EndToEndRowsPerSecond, double? DrainRowsPerSecond,
         double? ContenderCpuPerMillion, double? MiddleCpuPerMillion, double? ClickHouseCpuPerMillion, double? KafkaCpuPerMillion,
-        double? ZooKeeperCpuPerMillion, double? PeakRssMegabytes, double? DrainVsBare, double? CpuVsBare, double? MiddleCpuVsBare, string Statuses);
+        double? ZooKeeperCpuPerMillion, double? PeakRssMegabytes, double? DrainVsBare, double? CpuVsBare, double? MiddleCpuVsBare, string Statuses)
+    {
+        public double? MiddleMachineBusy { get; init; }
+    }
 
     private static List<Median> Medians(List<RunResult> results)
     {
@@ -704,7 +746,7 @@ internal static partial class SideBySide
                 Mid(ok.Select(r => r.DrainRowsPerSecond)), Mid(ok.Select(r => r.ContenderCpuPerMillion)), Mid(ok.Select(r => r.MiddleCpuPerMillion)),
                 Mid(ok.Select(r => r.ClickHouseCpuPerMillion)), Mid(ok.Select(r => r.KafkaCpuPerMillion)),
                 Mid(ok.Select(r => r.ZooKeeperCpuPerMillion)), Mid(ok.Select(r => r.PeakRssBytes / 1e6)), null, null, null,
-                string.Join("; ", g.Select(r => r.Status).Distinct()));
+                string.Join("; ", g.Select(r => r.Status).Distinct())) { MiddleMachineBusy = Mid(ok.Select(r => r.MiddleMachineBusy)) };
         }).ToList();
         var bare = medians.FirstOrDefault(m => m.Contender == "bare");
         return [.. medians.Select(m => m with
@@ -722,29 +764,30 @@ internal static partial class SideBySide
         return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
     }
 
-    private static string Report(List<RunResult> results, long messages, int partitions, int rounds, DateTimeOffset started)
+    private static string Report(List<RunResult> results, long messages, int partitions, int rounds, DateTimeOffset started, IReadOnlyDictionary<string, string> workerSettings)
     {
         var sb = new StringBuilder();
+        var overrides = workerSettings.Count == 0 ? "" : $"; worker settings {string.Join(", ", workerSettings.Select(kv => $"{kv.Key}={kv.Value}"))}";
         sb.AppendLine(CultureInfo.InvariantCulture, $"side-by-side, {started:yyyy-MM-dd HH:mm} UTC: {messages:N0} messages over {partitions} partitions, {rounds} round(s), " +
-            $"{Environment.ProcessorCount} cores, load average at the end {LoadAverage()} (medians over the rounds whose row count was exact)");
+            $"{Environment.ProcessorCount} cores, load average at the end {LoadAverage()} (medians over the rounds whose row count was exact){overrides}");
         sb.AppendLine();
-        sb.AppendLine("| contender | exact runs | end to end s | end to end rows/s | drain rows/s | contender CPU-s / 1M | … from 20 to 80 % of the rows | ClickHouse CPU-s / 1M | Kafka mock CPU-s / 1M | ZooKeeper CPU-s / 1M | peak RSS MB | drain vs bare | CPU vs bare | CPU 20–80 % vs bare |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| contender | exact runs | end to end s | end to end rows/s | drain rows/s | contender CPU-s / 1M | … from 20 to 80 % of the rows | ClickHouse CPU-s / 1M | Kafka mock CPU-s / 1M | ZooKeeper CPU-s / 1M | peak RSS MB | drain vs bare | CPU vs bare | CPU 20–80 % vs bare | machine busy 20–80 % |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var m in Medians(results))
         {
             var who = (m.Ok == m.Runs ? Descriptions[m.Contender] : $"{Descriptions[m.Contender]} ({m.Statuses})").Replace("|", "\\|", StringComparison.Ordinal);
             sb.AppendLine(CultureInfo.InvariantCulture, $"| {who} | {m.Ok}/{m.Runs} | {F(m.EndToEndSeconds, "0.00")} | {F(m.EndToEndRowsPerSecond, "N0")} | {F(m.DrainRowsPerSecond, "N0")} | " +
                 $"{(m.Contender == "kafka-engine" ? "(in ClickHouse)" : F(m.ContenderCpuPerMillion, "0.00"))} | {F(m.MiddleCpuPerMillion, "0.00")} | " +
                 $"{F(m.ClickHouseCpuPerMillion, "0.00")} | {F(m.KafkaCpuPerMillion, "0.00")} | {F(m.ZooKeeperCpuPerMillion, "0.00")} | " +
-                $"{F(m.PeakRssMegabytes, "0")} | {F(m.DrainVsBare * 100, "0' %'")} | {F(m.CpuVsBare, "0.00'×'")} | {F(m.MiddleCpuVsBare, "0.00'×'")} |");
+                $"{F(m.PeakRssMegabytes, "0")} | {F(m.DrainVsBare * 100, "0' %'")} | {F(m.CpuVsBare, "0.00'×'")} | {F(m.MiddleCpuVsBare, "0.00'×'")} | {F(m.MiddleMachineBusy * 100, "0' %'")} |");
         }
         sb.AppendLine();
-        sb.AppendLine("| round | contender | status | end to end s | drain rows/s | contender CPU-s | … per 1M, 20–80 % | ClickHouse CPU-s | Kafka CPU-s | ZooKeeper CPU-s | peak RSS MB | load before |");
-        sb.AppendLine("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        sb.AppendLine("| round | contender | status | end to end s | drain rows/s | contender CPU-s | … per 1M, 20–80 % | ClickHouse CPU-s | Kafka CPU-s | ZooKeeper CPU-s | peak RSS MB | machine busy 20–80 % | load before |");
+        sb.AppendLine("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var r in results)
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Round} | {r.Contender} | {r.Status.Replace("|", "\\|", StringComparison.Ordinal)} | {F(r.EndToEndSeconds, "0.00")} | {F(r.DrainRowsPerSecond, "N0")} | " +
-                $"{F(r.ContenderCpuSeconds, "0.00")} | {F(r.MiddleCpuPerMillion, "0.00")} | {F(r.ClickHouseCpuSeconds, "0.00")} | {F(r.KafkaCpuSeconds, "0.00")} | {F(r.ZooKeeperCpuSeconds, "0.00")} | {F(r.PeakRssBytes / 1e6, "0")} | {r.LoadBefore} |");
+                $"{F(r.ContenderCpuSeconds, "0.00")} | {F(r.MiddleCpuPerMillion, "0.00")} | {F(r.ClickHouseCpuSeconds, "0.00")} | {F(r.KafkaCpuSeconds, "0.00")} | {F(r.ZooKeeperCpuSeconds, "0.00")} | {F(r.PeakRssBytes / 1e6, "0")} | {F(r.MiddleMachineBusy * 100, "0' %'")} | {r.LoadBefore} |");
         }
         return sb.ToString();
     }
@@ -757,10 +800,12 @@ internal static partial class SideBySide
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    private static string Json(List<RunResult> results, long messages, int partitions, int rounds, DateTimeOffset started, LatencyResult? latency) =>
+    private static string Json(List<RunResult> results, long messages, int partitions, int rounds, DateTimeOffset started, LatencyResult? latency,
+        IReadOnlyDictionary<string, string> workerSettings) =>
         JsonSerializer.Serialize(new
         {
             Started = started,
+            WorkerSettings = workerSettings,
             Messages = messages,
             Partitions = partitions,
             Rounds = rounds,
@@ -808,6 +853,10 @@ internal sealed record RunResult(string Contender, int Round, string Status, lon
     /// that a 2.5M-message run spreads over every row (sampled from /proc, so known for every contender with a
     /// process of its own).</summary>
     public double? MiddleCpuPerMillion { get; init; }
+
+    /// <summary>The machine's busy share (all cores, all processes: the contender, ClickHouse, the mock, the harness)
+    /// over the same rows; near 1, no core was left for more threads.</summary>
+    public double? MiddleMachineBusy { get; init; }
 
     public double? ClickHouseCpuPerMillion => DistinctRows > 0 ? ClickHouseCpuSeconds * 1e6 / DistinctRows : null;
 
