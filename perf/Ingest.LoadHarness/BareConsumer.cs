@@ -2,6 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using Confluent.Kafka;
 using Ingest.Pipeline;
+using Ingest.Pipeline.Batching;
+using Ingest.Pipeline.ClickHouse;
+using Ingest.Pipeline.Decoding;
 using Ingest.Pipeline.Kafka;
 
 namespace Ingest.LoadHarness;
@@ -13,8 +16,9 @@ internal static unsafe class BareConsumer
 {
     /// <summary>How the loop takes messages: <c>confluent</c> (Confluent.Kafka's Consume, the value copied: the floor the
     /// worker's targets are set against), <c>in-place</c> (the worker's own KafkaConsumer: batch dequeue, value read in place),
-    /// <c>batch</c> (rd_kafka_consume_batch_queue, up to 512 messages per call: what a batch dequeue would save).</summary>
-    public static readonly string[] Modes = ["confluent", "in-place", "batch"];
+    /// <c>batch</c> (rd_kafka_consume_batch_queue, up to 512 messages per call: what a batch dequeue would save), <c>decode</c>
+    /// and <c>decode-2</c> (the batch loop decoding every message into Native columns, on one thread or two).</summary>
+    public static readonly string[] Modes = ["confluent", "in-place", "batch", "decode", "decode-2"];
 
     public static int Run(string bootstrap, string topic, string group, long expect, int stallSeconds, string mode = "confluent")
     {
@@ -85,10 +89,122 @@ internal static unsafe class BareConsumer
                 consumer.Close();
                 break;
             }
+            case "decode":
+            case "decode-2":
+            {
+                // What the worker's pipeline thread does per message without the INSERTs: the batch dequeue, then the
+                // JSON decoded into pooled Native columns (one batch per decode thread, cleared every 100,000 rows as if
+                // sealed). decode-2 decodes the second half of every dequeued batch on a second thread while this one
+                // decodes the first (halves, not partitions: librdkafka hands out long runs of one partition, so a split
+                // by partition leaves one thread idle most of the time); consecutive ranges of one partition in two
+                // batches are what the worker's batches are anyway. The best case for decoding on two cores.
+                var threads = mode == "decode" ? 1 : 2;
+                var schema = TableSchema.Parse("sbs.events",
+                    "ts\tDateTime\t\t\nuser_id\tUInt64\t\t\nevent\tString\t\t\nvalue\tFloat64\t\t\ntags\tArray(String)\t\t\nseq\tUInt64\t\t\n_partition\tUInt32\t\t\n_offset\tUInt64\t\t\n");
+                var decoders = Enumerable.Range(0, threads).Select(_ => new Decoder(schema, topic)).ToArray();
+                using var consumer = new ConsumerBuilder<Ignore, Ignore>(config).Build();
+                consumer.Subscribe(topic);
+                var handle = Librdkafka.HandleOf(consumer) ?? throw new InvalidOperationException("librdkafka's handle is not reachable");
+                var queue = Librdkafka.QueueGetConsumer(handle.DangerousGetHandle());
+                var messages = new Librdkafka.Message*[512];
+                using var helper = threads == 2 ? new Helper(decoders[1]) : null;
+                fixed (Librdkafka.Message** batch = messages)
+                {
+                    while (Going())
+                    {
+                        var n = Librdkafka.ConsumeBatchQueue(queue, 200, batch, (nuint)messages.Length);
+                        if (n <= 0) continue;
+                        stall.Restart();
+                        var half = threads == 1 ? (int)n : (int)n / 2;
+                        helper?.Start(batch + half, (int)n - half);
+                        decoders[0].Decode(batch, half);
+                        helper?.Join();
+                        for (var i = 0; i < n; i++)
+                        {
+                            var m = batch[i];
+                            if (m->Err == 0) counter.Take(m->Partition, m->Offset, (long)m->Length);
+                            Librdkafka.MessageDestroy(m);
+                        }
+                    }
+                }
+                Librdkafka.QueueDestroy(queue);
+                counter.Print(stall);
+                var rejected = decoders.Sum(d => d.Rejected);
+                if (rejected > 0) throw new InvalidOperationException($"{rejected} messages did not decode");
+                consumer.Close();
+                foreach (var d in decoders) d.Dispose();
+                break;
+            }
             default:
                 throw new ArgumentException($"--mode: '{mode}' is not one of {string.Join(", ", Modes)}");
         }
         return counter.Distinct == expect && counter.Duplicates == 0 ? 0 : 1;
+    }
+
+    /// <summary>One decode thread's columns.</summary>
+    private sealed class Decoder(TableSchema schema, string topic) : IDisposable
+    {
+        private readonly ColumnBatch _columns = new(schema);
+        private readonly JsonRowDecoder _decoder = new(schema, new MappingOptions());
+
+        public long Rejected { get; private set; }
+
+        public void Decode(Librdkafka.Message** batch, int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var m = batch[i];
+                if (m->Err != 0) continue;
+                var value = new ReadOnlySpan<byte>(m->Payload, (int)m->Length);
+                if (_decoder.Decode(value, _columns, new MessageSource(topic, m->Partition, m->Offset, 0)) is not null) Rejected++;
+                if (_columns.Rows >= 100_000) _columns.Clear();
+            }
+        }
+
+        public void Dispose() => _columns.Dispose();
+    }
+
+    /// <summary>The second decode thread, handed each dequeued batch and joined before its messages are destroyed.</summary>
+    private sealed class Helper : IDisposable
+    {
+        private readonly SemaphoreSlim _go = new(0), _done = new(0);
+        private readonly Thread _thread;
+        private Librdkafka.Message** _batch;
+        private int _count;
+        private volatile bool _stop;
+
+        public Helper(Decoder decoder)
+        {
+            _thread = new Thread(() =>
+            {
+                while (true)
+                {
+                    _go.Wait();
+                    if (_stop) return;
+                    decoder.Decode(_batch, _count);
+                    _done.Release();
+                }
+            }) { IsBackground = true, Name = "decode-2" };
+            _thread.Start();
+        }
+
+        public void Start(Librdkafka.Message** batch, int count)
+        {
+            _batch = batch;
+            _count = count;
+            _go.Release();
+        }
+
+        public void Join() => _done.Wait();
+
+        public void Dispose()
+        {
+            _stop = true;
+            _go.Release();
+            _thread.Join();
+            _go.Dispose();
+            _done.Dispose();
+        }
     }
 
     /// <summary>Every partition from Kafka's committed offset (a fresh group: the earliest).</summary>

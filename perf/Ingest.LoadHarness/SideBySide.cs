@@ -21,7 +21,7 @@ internal static partial class SideBySide
 
     /// <summary>Run only when named: the bare loop taking messages as the worker does (in place) and as a batch dequeue
     /// would, to split the worker's cost per message into consuming and the rest.</summary>
-    public static readonly string[] ExtraContenders = ["bare-in-place", "bare-batch"];
+    public static readonly string[] ExtraContenders = ["bare-in-place", "bare-batch", "bare-decode", "bare-decode-2"];
 
     private const string Topic = "events";
     private const int BytesPerMessage = 130;
@@ -37,6 +37,8 @@ internal static partial class SideBySide
         ["bare"] = "bare C# Confluent.Kafka consume-and-discard, the worker's settings",
         ["bare-in-place"] = "bare loop on the worker's KafkaConsumer (batch dequeue, value read in place)",
         ["bare-batch"] = "bare loop on rd_kafka_consume_batch_queue (512 per call)",
+        ["bare-decode"] = "the batch loop decoding into Native columns, one thread (no INSERTs)",
+        ["bare-decode-2"] = "the batch loop decoding into Native columns, two threads (no INSERTs)",
         ["kcat"] = "kcat -G consume-and-discard",
         ["kcat-ch"] = "kcat -G | clickhouse-client INSERT FORMAT JSONEachRow",
         ["kafka-engine"] = "ClickHouse Kafka engine + materialized view",
@@ -248,6 +250,8 @@ internal static partial class SideBySide
                 "bare" => await RunBareAsync(env, name, round, id, "confluent", load, ct),
                 "bare-in-place" => await RunBareAsync(env, name, round, id, "in-place", load, ct),
                 "bare-batch" => await RunBareAsync(env, name, round, id, "batch", load, ct),
+                "bare-decode" => await RunBareAsync(env, name, round, id, "decode", load, ct),
+                "bare-decode-2" => await RunBareAsync(env, name, round, id, "decode-2", load, ct),
                 "kcat" => await RunKcatAsync(env, name, round, id, load, ct),
                 "kcat-ch" => await RunKcatClickHouseAsync(env, name, round, id, load, ct),
                 "kafka-engine" => await RunKafkaEngineAsync(env, name, round, id, load, ct),
