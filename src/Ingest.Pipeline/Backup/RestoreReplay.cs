@@ -27,6 +27,9 @@ internal sealed record RestoreOutcome(RestorePlan Plan, GroupOffsetsReset Reset,
 /// make that partition exactly-once.</para></summary>
 internal sealed class RestoreReplay(IngestOptions options, ILogger logger)
 {
+    /// <summary>The point as first read: <c>--restore-data</c> then the plan use the same one, read once.</summary>
+    private BackupPoint? _point;
+
     /// <summary>How the plan is read; <paramref name="pointName"/> null: reconcile the restored checkpoints with the data.</summary>
     public async Task<RestorePlan> PlanAsync(string? pointName, CancellationToken ct)
     {
@@ -191,13 +194,14 @@ internal sealed class RestoreReplay(IngestOptions options, ILogger logger)
 
     private async Task<BackupPoint> FindPointAsync(RegionTables region, ClickHouseHttpClient client, string name, CancellationToken ct)
     {
+        if (_point is { } found && found.Name == name) return found;
         foreach (var table in region.BackupPointTables)
         {
             if (await new BackupPointStore(client, table).TryFindAsync(region.Region, region.Group, name, ct).ConfigureAwait(false) is not { } point) continue;
             if (point.Status == "failed")
                 throw new RestoreRefusedException($"backup point '{name}' failed ({point.Error}): its backup is not complete; restore another point");
             logger.LogInformation("Backup point {Name} found in {Table}: status {Status}, {Partitions} partitions", name, table, point.Status, point.Positions.Count);
-            return point;
+            return _point = point;
         }
         var known = await new BackupPointStore(client, region.BackupPointTables[0]).TryListAsync(region.Region, region.Group, ct).ConfigureAwait(false);
         throw new RestoreRefusedException($"no backup point '{name}' of region {region.Region} (group {region.Group}) in {string.Join(", ", region.BackupPointTables)}; " +
