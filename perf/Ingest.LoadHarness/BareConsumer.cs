@@ -64,41 +64,16 @@ internal static unsafe class BareConsumer
                 break;
             }
             case "batch":
-            {
-                using var consumer = new ConsumerBuilder<Ignore, Ignore>(config).Build();
-                consumer.Subscribe(topic);
-                var handle = Librdkafka.HandleOf(consumer) ?? throw new InvalidOperationException("librdkafka's handle is not reachable");
-                var queue = Librdkafka.QueueGetConsumer(handle.DangerousGetHandle());
-                var messages = new Librdkafka.Message*[512];
-                fixed (Librdkafka.Message** batch = messages)
-                {
-                    while (Going())
-                    {
-                        var n = Librdkafka.ConsumeBatchQueue(queue, 200, batch, (nuint)messages.Length);
-                        if (n > 0) stall.Restart();
-                        for (var i = 0; i < n; i++)
-                        {
-                            var m = batch[i];
-                            if (m->Err == 0) counter.Take(m->Partition, m->Offset, (long)m->Length);
-                            Librdkafka.MessageDestroy(m);
-                        }
-                    }
-                }
-                Librdkafka.QueueDestroy(queue);
-                counter.Print(stall);
-                consumer.Close();
-                break;
-            }
             case "decode":
             case "decode-2":
             {
-                // What the worker's pipeline thread does per message without the INSERTs: the batch dequeue, then the
+                // decode and decode-2 add what the worker's pipeline thread does per message, without the INSERTs: the
                 // JSON decoded into pooled Native columns (one batch per decode thread, cleared every 100,000 rows as if
                 // sealed). decode-2 decodes the second half of every dequeued batch on a second thread while this one
                 // decodes the first (halves, not partitions: librdkafka hands out long runs of one partition, so a split
                 // by partition leaves one thread idle most of the time); consecutive ranges of one partition in two
                 // batches are what the worker's batches are anyway. The best case for decoding on two cores.
-                var threads = mode == "decode" ? 1 : 2;
+                var threads = mode switch { "decode" => 1, "decode-2" => 2, _ => 0 };
                 var schema = TableSchema.Parse("sbs.events",
                     "ts\tDateTime\t\t\nuser_id\tUInt64\t\t\nevent\tString\t\t\nvalue\tFloat64\t\t\ntags\tArray(String)\t\t\nseq\tUInt64\t\t\n_partition\tUInt32\t\t\n_offset\tUInt64\t\t\n");
                 var decoders = Enumerable.Range(0, threads).Select(_ => new Decoder(schema, topic)).ToArray();
@@ -112,13 +87,16 @@ internal static unsafe class BareConsumer
                 {
                     while (Going())
                     {
-                        var n = Librdkafka.ConsumeBatchQueue(queue, 200, batch, (nuint)messages.Length);
+                        var n = (int)Librdkafka.ConsumeBatchQueue(queue, 200, batch, (nuint)messages.Length);
                         if (n <= 0) continue;
                         stall.Restart();
-                        var half = threads == 1 ? (int)n : (int)n / 2;
-                        helper?.Start(batch + half, (int)n - half);
-                        decoders[0].Decode(batch, half);
-                        helper?.Join();
+                        if (threads > 0)
+                        {
+                            var half = threads == 1 ? n : n / 2;
+                            helper?.Start(batch + half, n - half);
+                            decoders[0].Decode(batch, half);
+                            helper?.Join();
+                        }
                         for (var i = 0; i < n; i++)
                         {
                             var m = batch[i];

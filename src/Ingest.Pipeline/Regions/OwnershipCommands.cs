@@ -153,38 +153,14 @@ public sealed class OwnershipCommands
     private sealed record Side(OwnershipView View, ClickHouseHttpClient HomeClient, ClickHouseHttpClient? OtherClient,
         IReadOnlyDictionary<TopicPartition, Checkpoint> OtherCheckpoints);
 
-    /// <summary>Both copies of the history (home must answer), and the other region's checkpoints from the first replica
-    /// of its subcluster that answers.</summary>
+    /// <summary>Both copies of the history (home must answer), and the other region's checkpoints from a replica of
+    /// its subcluster (<see cref="SubclusterReads.OtherAsync"/>).</summary>
     private static async Task<Side> ReadAsync(SubclusterTarget t, CancellationToken ct)
     {
-        Exception? error = null;
-        foreach (var home in t.Home)
-        {
-            try
-            {
-                var claims = await OwnershipTable.ReadAsync(home, t.OwnershipTable, t.BaseGroup, t.Table, ct).ConfigureAwait(false);
-                foreach (var other in t.Other)
-                {
-                    try
-                    {
-                        var otherClaims = await OwnershipTable.ReadAsync(other, t.OwnershipTable, t.BaseGroup, t.Table, ct).ConfigureAwait(false);
-                        var checkpoints = await CheckpointStore.ReadGroupAsync(sql => other.QueryAsync(sql, null, ct), t.CheckpointTable, t.GroupOf(t.OtherRegion), t.Table)
-                            .ConfigureAwait(false);
-                        return new Side(new OwnershipView(claims.Concat(otherClaims), t.InitialOwner), home, other, checkpoints);
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException)
-                    {
-                        // The next replica of the other subcluster, if any.
-                    }
-                }
-                return new Side(new OwnershipView(claims, t.InitialOwner), home, null, new Dictionary<TopicPartition, Checkpoint>());
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                error = e;
-            }
-        }
-        throw new OwnershipRefusedException($"no replica of this region's subcluster answers ({string.Join(", ", t.HomeEndpoints)}): {error?.Message}");
+        var (home, claims) = await SubclusterReads.HomeAsync(t, ct).ConfigureAwait(false);
+        return await SubclusterReads.OtherAsync(t, MetadataTimeout, ct).ConfigureAwait(false) is { } other
+            ? new Side(new OwnershipView(claims.Concat(other.Claims), t.InitialOwner), home, other.Client, other.Checkpoints)
+            : new Side(new OwnershipView(claims, t.InitialOwner), home, null, new Dictionary<TopicPartition, Checkpoint>());
     }
 
     /// <summary>Where the lost owner's range ends, as this region's replica of its subcluster shows it: the data decides

@@ -157,25 +157,9 @@ internal sealed class OwnershipFollower : IDisposable
     private async Task<OwnershipSnapshot> RefreshAsync(CancellationToken ct)
     {
         var t = Target;
-        List<OwnershipClaim>? home = null;
-        ClickHouseHttpClient? homeClient = null;
-        Exception? homeError = null;
-        foreach (var client in t.Home)
-        {
-            try
-            {
-                home = await OwnershipTable.ReadAsync(client, t.OwnershipTable, t.BaseGroup, t.Table, ct).ConfigureAwait(false);
-                homeClient = client;
-                break;
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-            {
-                homeError = e;
-            }
-        }
-        if (home is null) throw new InvalidOperationException($"no replica of this region's subcluster answered: {homeError?.Message}", homeError);
-        await ObserveReplicasAsync(homeClient!, ct).ConfigureAwait(false);
-        await WriteReleasesAsync(homeClient!, home, ct).ConfigureAwait(false);
+        var (homeClient, home) = await SubclusterReads.HomeAsync(t, ct).ConfigureAwait(false);
+        await ObserveReplicasAsync(homeClient, ct).ConfigureAwait(false);
+        await WriteReleasesAsync(homeClient, home, ct).ConfigureAwait(false);
 
         var otherRead = false;
         var homeReadAt = Environment.TickCount64;
@@ -188,16 +172,16 @@ internal sealed class OwnershipFollower : IDisposable
             otherDeadline.CancelAfter(TimeSpan.FromMilliseconds(_intervalMs / 2 + 500));
             try
             {
-                // A replica catching up (back after a loss, its queue not empty) may not show the newest claims yet:
-                // another replica of that subcluster is asked first; the last one is taken as it is.
+                // A replica catching up (back after a loss, its queue not empty) may not show the newest claims yet,
+                // and a view without a takeover's claim would let this region write on: another replica of that
+                // subcluster is asked first; the last one is taken as it is. (The commands take any answer instead:
+                // SubclusterReads.OtherAsync.)
                 if (i < t.Other.Count - 1 && (await ReplicaStatus.ReadAsync(client, t.OwnershipTable, replicaCounts: false, otherDeadline.Token).ConfigureAwait(false)).CatchingUp) continue;
-                var claims = await OwnershipTable.ReadAsync(client, t.OwnershipTable, t.BaseGroup, t.Table, otherDeadline.Token).ConfigureAwait(false);
-                var checkpoints = await CheckpointStore.ReadGroupAsync(sql => client.QueryAsync(sql, null, otherDeadline.Token), t.CheckpointTable, t.GroupOf(t.OtherRegion), t.Table)
-                    .ConfigureAwait(false);
-                _otherClaims = claims;
-                _otherCheckpoints = checkpoints;
+                var other = await SubclusterReads.ReadOtherAsync(client, t, otherDeadline.Token).ConfigureAwait(false);
+                _otherClaims = other.Claims;
+                _otherCheckpoints = other.Checkpoints;
                 otherRead = true;
-                await CopyMissingAsync(homeClient!, home, client, claims, otherDeadline.Token).ConfigureAwait(false);
+                await CopyMissingAsync(homeClient, home, client, other.Claims, otherDeadline.Token).ConfigureAwait(false);
                 break;
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)

@@ -10,6 +10,7 @@ internal sealed class InProcessPipeline : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private readonly IngestPipeline _pipeline;
+    private bool _disposed;
 
     public InProcessPipeline(IngestOptions options)
     {
@@ -46,8 +47,12 @@ internal sealed class InProcessPipeline : IDisposable
         if (Error is not null) throw new InvalidOperationException("pipeline failed", Error);
     }
 
+    /// <summary>Idempotent: a test that disposes the pipeline mid-way and again in its finally must fail with what went
+    /// wrong in between, not with a disposed token source.</summary>
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         _stop.Cancel();
         _thread.Join(TimeSpan.FromSeconds(60));
         _pipeline.Dispose();

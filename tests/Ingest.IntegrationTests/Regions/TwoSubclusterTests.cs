@@ -5,6 +5,10 @@ using Ingest.Cli;
 using Ingest.IntegrationTests.EndToEnd;
 using Ingest.LocalStack.ClickHouse;
 using Ingest.LocalStack.Processes;
+using Ingest.Pipeline;
+using Ingest.Pipeline.Checkpoints;
+using Ingest.Pipeline.Regions;
+using Microsoft.Extensions.Configuration;
 using Xunit.Abstractions;
 
 namespace Ingest.IntegrationTests.Regions;
@@ -294,6 +298,45 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
             keeper.Thaw();
             await load.StopAsync().ContinueWith(_ => { }, TaskScheduler.Default);
         }
+    }
+
+    [Fact]
+    public async Task Reads_of_the_other_subcluster_pass_over_a_replica_still_catching_up()
+    {
+        var (topic, table) = await CreateAsync("cup");
+        // Region b's view: subcluster a is read through b1 first, then a1. No worker: the read alone is tested.
+        var options = new ConfigurationBuilder()
+            .AddInMemoryCollection(Settings("b", topic, table, NewAdmin()).Where(kv => !kv.Key.StartsWith("Ingest:Admin", StringComparison.Ordinal))
+                .Select(kv => new KeyValuePair<string, string?>(kv.Key, kv.Value)))
+            .Build().GetSection("Ingest").Get<IngestOptions>()!;
+        using var t = new SubclusterTarget(options, options.EffectiveRoutes()[0], options.Targets["global"]);
+        foreach (var node in _stack.Nodes)
+        {
+            await node.Client.ExecuteAsync(OwnershipTable.CreateStatement(t.OwnershipTable, replicated: true));
+            await node.Client.ExecuteAsync(CheckpointStore.CreateStatement(t.CheckpointTable, null, replicated: true));
+        }
+        var claim = new OwnershipClaim(topic, 0, 1, "b", 10, -1, -1, OwnershipClaim.Takeover, "a", "test", DateTimeOffset.UtcNow);
+        bool Has(OtherSide? side) => side?.Claims.Any(c => c.Topic == topic && c.Epoch == 1) == true;
+        await B1.Client.ExecuteAsync($"SYSTEM STOP FETCHES {t.OwnershipTable}");
+        try
+        {
+            // Written through a1: b1 queues the part but does not fetch it, so its copy lacks the claim.
+            await OwnershipTable.WriteAsync(A1.Client, t.OwnershipTable, t.BaseGroup, t.Table, [claim], CancellationToken.None);
+            await Poll.UntilAsync(() => B1.CountAsync($"SELECT queue_size FROM system.replicas WHERE database = 'default' AND table = '{t.OwnershipTable[8..]}'"),
+                n => n > 0, TimeSpan.FromSeconds(10));
+            Assert.DoesNotContain(await OwnershipTable.ReadAsync(B1.Client, t.OwnershipTable, t.BaseGroup, t.Table, CancellationToken.None), c => c.Epoch == 1);
+
+            var other = await SubclusterReads.OtherAsync(t, TimeSpan.FromSeconds(10), CancellationToken.None);
+            Assert.True(Has(other), "the read took b1's copy, which had not fetched the newest claim");
+        }
+        finally
+        {
+            await B1.Client.ExecuteAsync($"SYSTEM START FETCHES {t.OwnershipTable}");
+        }
+        // Caught up, b1 (the region's own replica, first in the list) answers again, with the claim.
+        await Poll.UntilAsync(() => OwnershipTable.ReadAsync(B1.Client, t.OwnershipTable, t.BaseGroup, t.Table, CancellationToken.None), c => c.Any(x => x.Epoch == 1),
+            TimeSpan.FromSeconds(30));
+        Assert.True(Has(await SubclusterReads.OtherAsync(t, TimeSpan.FromSeconds(10), CancellationToken.None)));
     }
 
     /// <summary>Partitions this region writes that wait for their read-only target.</summary>
