@@ -7,7 +7,7 @@ namespace Ingest.LocalStack.ZooKeeper;
 
 /// <summary>A standalone ZooKeeper 3.8 (Debian package) started as <c>java ... QuorumPeerMain</c> with a private
 /// config: zkServer.sh hard-codes /etc/zookeeper and /var/log/zookeeper. The admin server is off (it would take
-/// :8080) and the 4-letter words needed for readiness (ruok) are allowed.</summary>
+/// :8080) and the 4-letter words needed for readiness (srvr) are allowed.</summary>
 public sealed class ZooKeeperServer : IAsyncDisposable
 {
     private const string Jars = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar";
@@ -68,7 +68,10 @@ public sealed class ZooKeeperServer : IAsyncDisposable
              "org.apache.zookeeper.server.quorum.QuorumPeerMain", Path.Combine(Directory, "zoo.cfg")],
             LogFile, Directory);
         await Wait.UntilAsync($"ZooKeeper {Name} on :{Port}", _process, LogFile, TimeSpan.FromSeconds(60),
-            async () => await FourLetterWordAsync("ruok", ct).ConfigureAwait(false) == "imok", ct).ConfigureAwait(false);
+            // Serving, not just running: ruok answers imok while a restarted server still loads its snapshot and log,
+            // and a ClickHouse starting then fails the session handshake and exits (a replicated table it cannot
+            // attach at start is fatal on 18.16). srvr names the mode only once requests are served.
+            async () => (await FourLetterWordAsync("srvr", ct).ConfigureAwait(false)).Contains("Mode:", StringComparison.Ordinal), ct).ConfigureAwait(false);
     }
 
     /// <summary>Sends a ZooKeeper four-letter command (ruok, srvr, mntr) and returns the answer.</summary>
