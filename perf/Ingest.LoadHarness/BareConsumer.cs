@@ -74,8 +74,9 @@ internal static unsafe class BareConsumer
                 // by partition leaves one thread idle most of the time); consecutive ranges of one partition in two
                 // batches are what the worker's batches are anyway. The best case for decoding on two cores.
                 var threads = mode switch { "decode" => 1, "decode-2" => 2, _ => 0 };
+                // The side-by-side table's columns as DESCRIBE TABLE lists them (name, type, no default).
                 var schema = TableSchema.Parse("sbs.events",
-                    "ts\tDateTime\t\t\nuser_id\tUInt64\t\t\nevent\tString\t\t\nvalue\tFloat64\t\t\ntags\tArray(String)\t\t\nseq\tUInt64\t\t\n_partition\tUInt32\t\t\n_offset\tUInt64\t\t\n");
+                    string.Concat(SideBySide.TableColumns.Split(", ").Select(c => c.Replace(' ', '\t') + "\t\t\n")));
                 var decoders = Enumerable.Range(0, threads).Select(_ => new Decoder(schema, topic)).ToArray();
                 using var consumer = new ConsumerBuilder<Ignore, Ignore>(config).Build();
                 consumer.Subscribe(topic);

@@ -199,3 +199,24 @@ internal sealed class TreeSampler : IAsyncDisposable
         _stop.Dispose();
     }
 }
+
+/// <summary>The machine's CPU time from /proc/stat's first line (jiffies, all cores): whether a contender left a
+/// core idle, i.e. whether more threads could have helped it.</summary>
+internal readonly record struct MachineCpu(long Busy, long Total)
+{
+    public static MachineCpu Read()
+    {
+        // cpu user nice system idle iowait irq softirq steal ...: idle and iowait are the idle time.
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        long total = 0, idle = 0;
+        for (var i = 1; i <= 8 && i < fields.Length; i++)
+        {
+            var v = long.Parse(fields[i], CultureInfo.InvariantCulture);
+            total += v;
+            if (i is 4 or 5) idle += v;
+        }
+        return new MachineCpu(total - idle, total);
+    }
+
+    public double? BusySince(MachineCpu from) => Total > from.Total ? (double)(Busy - from.Busy) / (Total - from.Total) : null;
+}

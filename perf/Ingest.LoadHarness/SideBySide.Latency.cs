@@ -5,6 +5,7 @@ using System.Text;
 using Confluent.Kafka;
 using Ingest.LocalStack.Kafka;
 using Ingest.LocalStack.Processes;
+using Ingest.LocalStack.Prometheus;
 
 namespace Ingest.LoadHarness;
 
@@ -46,9 +47,7 @@ internal static partial class SideBySide
     {
         try
         {
-            var resets = (await worker.MetricsAsync(ct)).Split('\n')
-                .Where(l => l.StartsWith("ingest_kafka_offset_resets_total", StringComparison.Ordinal))
-                .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+            var resets = PrometheusText.Sum(await worker.MetricsAsync(ct), "ingest_kafka_offset_resets_total");
             return resets > 0
                 ? $" (the worker fell more than the mock's 5 MiB per partition behind: {resets:0} offset resets, the messages deleted unread)"
                 : "";
@@ -62,10 +61,8 @@ internal static partial class SideBySide
     /// <summary>The worker's INSERT time so far (seconds, count): ingest_insert_duration_seconds' sum and count.</summary>
     private static async Task<(double Seconds, long Count)> InsertTimesAsync(WorkerProcess worker, CancellationToken ct)
     {
-        var lines = (await worker.MetricsAsync(ct)).Split('\n');
-        double Sum(string name) => lines.Where(l => l.StartsWith(name, StringComparison.Ordinal) && (l.Length == name.Length || l[name.Length] is ' ' or '{'))
-            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
-        return (Sum("ingest_insert_duration_seconds_sum"), (long)Sum("ingest_insert_duration_seconds_count"));
+        var text = await worker.MetricsAsync(ct);
+        return (PrometheusText.Sum(text, "ingest_insert_duration_seconds_sum"), (long)PrometheusText.Sum(text, "ingest_insert_duration_seconds_count"));
     }
 
     private static async Task<LatencyResult> RunLatencyAsync(Env env, double rate, TimeSpan duration, CancellationToken ct)

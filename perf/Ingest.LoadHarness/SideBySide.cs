@@ -21,6 +21,9 @@ internal static partial class SideBySide
 
     /// <summary>Run only when named: the bare loop taking messages as the worker does (in place) and as a batch dequeue
     /// would, to split the worker's cost per message into consuming and the rest.</summary>
+    /// <summary>Every contender's table: the sample events, their unique seq (duplicates show) and the provenance columns.</summary>
+    internal const string TableColumns = SampleEvents.TableColumns + ", seq UInt64, _partition UInt32, _offset UInt64";
+
     public static readonly string[] ExtraContenders = ["bare-in-place", "bare-batch", "bare-decode", "bare-decode-2"];
 
     private const string Topic = "events";
@@ -284,7 +287,7 @@ internal static partial class SideBySide
         var engine = replicated
             ? $"ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{db}.events', '{{replica}}') ORDER BY (event, ts) SETTINGS replicated_deduplication_window = 1000"
             : "MergeTree ORDER BY (event, ts)";
-        await env.Ch.Client.ExecuteAsync($"CREATE TABLE {db}.events ({SampleEvents.TableColumns}, seq UInt64, _partition UInt32, _offset UInt64) ENGINE = {engine}", ct: ct);
+        await env.Ch.Client.ExecuteAsync($"CREATE TABLE {db}.events ({TableColumns}) ENGINE = {engine}", ct: ct);
         return $"{db}.events";
     }
 
@@ -592,27 +595,6 @@ internal static partial class SideBySide
 
         /// <summary>How busy the whole machine was (all cores, every process) over the same rows.</summary>
         public double? MachineBusy => _from is { } f && _to is { } t ? t.Machine.BusySince(f.Machine) : null;
-    }
-
-    /// <summary>The machine's CPU time from /proc/stat's first line (jiffies, all cores): whether a contender left a
-    /// core idle, i.e. whether more threads could have helped it.</summary>
-    private readonly record struct MachineCpu(long Busy, long Total)
-    {
-        public static MachineCpu Read()
-        {
-            // cpu user nice system idle iowait irq softirq steal ...: idle and iowait are the idle time.
-            var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            long total = 0, idle = 0;
-            for (var i = 1; i <= 8 && i < fields.Length; i++)
-            {
-                var v = long.Parse(fields[i], CultureInfo.InvariantCulture);
-                total += v;
-                if (i is 4 or 5) idle += v;
-            }
-            return new MachineCpu(total - idle, total);
-        }
-
-        public double? BusySince(MachineCpu from) => Total > from.Total ? (double)(Busy - from.Busy) / (Total - from.Total) : null;
     }
 
     /// <summary>Waits past the worker's batch age, then counts rows and distinct messages: a redelivery written
