@@ -17,7 +17,7 @@ status=0
 for project in tests/Ingest.Pipeline.Tests tests/Ingest.Worker.Tests tests/Ingest.IntegrationTests; do
   echo "== $project"
   dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" \
-    --logger "trx;LogFileName=$(basename "$project").trx" --results-directory "$results" || status=1
+    --logger "trx;LogFileName=$(basename "$project").trx" --results-directory "$results" 2>&1 | tee -a "$results/console.log" || status=1
 done
 
 # Every service a test starts runs with its working directory under the run's TMPDIR (stack directories,
@@ -43,5 +43,12 @@ for trx in "$results"/*.trx; do
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + t - e))
 done
 [ "$passed" -gt 0 ] || status=1
+# A failure's report scrolls far up behind the later tests' output; repeat each one (head of its message, stack and
+# output) and then their names, so the last lines of a run say what failed.
+if [ "$failed" -gt 0 ]; then
+  echo "== failed tests, again"
+  awk '/^  Failed [A-Za-z]/ { n = 60 } /^  (Passed|Skipped) [A-Za-z]/ { n = 0 } n > 0 && !/^%[0-7]\|/ { print; n-- }' "$results/console.log"
+  grep -E '^  Failed [A-Za-z]' "$results/console.log" | sed 's/^  Failed /FAILED: /'
+fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit $status

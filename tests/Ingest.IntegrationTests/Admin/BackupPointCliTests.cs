@@ -31,7 +31,7 @@ public sealed class BackupPointCliTests(IndependentStack fixture, ITestOutputHel
         var admins = new[] { $"http://127.0.0.1:{FreePorts.Next()}", $"http://127.0.0.1:{FreePorts.Next()}" };
         var config = Path.Combine(_stack.Directory, $"{topic}.json");
         await File.WriteAllTextAsync(config, Nested(settings).ToJsonString());
-        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 100, tickMs: 50);
+        await using var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 100, tickMs: 50);
         var workers = new List<WorkerProcess>();
         try
         {

@@ -22,7 +22,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
     [InlineData(2)]
     public async Task A_table_dropped_after_a_backup_point_is_restored_and_replayed_to_equal_the_never_failed_region(int workers)
     {
-        var s = await ScenarioAsync(partitions: 4);
+        await using var s = await ScenarioAsync(partitions: 4);
         var regionA = Enumerable.Range(0, workers).Select(_ => new InProcessPipeline(s.OptionsA)).ToList();
         try
         {
@@ -81,7 +81,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
     [Fact]
     public async Task Restores_that_cannot_be_exact_are_refused_naming_why()
     {
-        var s = await ScenarioAsync(partitions: 2);
+        await using var s = await ScenarioAsync(partitions: 2);
         var regionA = new InProcessPipeline(s.OptionsA);
         try
         {
@@ -137,7 +137,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
     [Fact]
     public async Task A_backend_that_fails_or_hangs_resumes_ingest_and_nothing_is_lost()
     {
-        var s = await ScenarioAsync(partitions: 3);
+        await using var s = await ScenarioAsync(partitions: 3);
         var regionA = new InProcessPipeline(s.OptionsA);
         try
         {
@@ -184,7 +184,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
     [InlineData(false)]
     public async Task A_backup_taken_without_a_pause_under_load_is_reconciled_to_exactly_once(bool dataFirst)
     {
-        var s = await ScenarioAsync(partitions: 4);
+        await using var s = await ScenarioAsync(partitions: 4);
         var checkpoints = $"default.cp_{Guid.NewGuid():N}"[..24];
         s.OptionsA.Checkpoints.Table = checkpoints;
         var regionA = new InProcessPipeline(s.OptionsA);
@@ -235,7 +235,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
     [Fact]
     public async Task A_server_killed_mid_backup_fails_the_point_resumes_ingest_and_nothing_is_lost()
     {
-        var s = await ScenarioAsync(partitions: 3);
+        await using var s = await ScenarioAsync(partitions: 3);
         var regionA = new InProcessPipeline(s.OptionsA);
         try
         {
@@ -264,7 +264,11 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
         }
     }
 
-    private sealed record Scenario(string Topic, string Name, string TableA, string TableB, IngestOptions OptionsA, InProcessPipeline Control, SteadyProducer Load);
+    private sealed record Scenario(string Topic, string Name, string TableA, string TableB, IngestOptions OptionsA, InProcessPipeline Control, SteadyProducer Load)
+        : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => Load.DisposeAsync();
+    }
 
     /// <summary>A topic under steady load, region a's table and options, and region b's never-failed pipeline (the
     /// control) already running.</summary>
@@ -277,7 +281,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
         var optionsB = Load.Options(_stack.KafkaBootstrap, B, topic, tableB);
         optionsB.Region = "b";
         var control = new InProcessPipeline(optionsB);
-        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 100, tickMs: 50);
+        await using var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 100, tickMs: 50);
         return new Scenario(topic, $"bp-{Guid.NewGuid():N}"[..16], tableA, tableB, optionsA, control, load);
     }
 

@@ -23,7 +23,7 @@ public sealed class CrashTests(IndependentStack fixture, ITestOutputHelper outpu
         var table = await Load.CreateTableAsync(Node, "kill");
         // Load: 1,500 messages every 100 ms for as long as the kills go on, so INSERTs are in flight most of the time
         // (~4 MiB per partition in all, under the mock's 5 MiB, so nothing is deleted before it is consumed).
-        var producer = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 1_500, tickMs: 100);
+        await using var producer = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 1_500, tickMs: 100);
 
         var kills = 0;
         long replays = 0;

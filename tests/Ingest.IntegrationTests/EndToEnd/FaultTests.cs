@@ -20,7 +20,7 @@ public sealed class FaultTests(IndependentStack fixture, ITestOutputHelper outpu
         _stack.Kafka!.CreateTopic(topic, 4);
         var table = await Load.CreateTableAsync(Node, "cut");
         await using var proxy = new TcpProxy(Node.HttpPort);
-        var producer = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 300, tickMs: 50);
+        await using var producer = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 300, tickMs: 50);
 
         var options = Load.Options(_stack.KafkaBootstrap, Node, topic, table, maxAgeMs: 100, maxRows: 2000);
         options.ClickHouse.Endpoints = [proxy.HttpEndpoint.ToString()];

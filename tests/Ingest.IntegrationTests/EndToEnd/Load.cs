@@ -1,4 +1,5 @@
 using System.Globalization;
+using Confluent.Kafka;
 using Ingest.LocalStack.ClickHouse;
 using Ingest.LocalStack.Kafka;
 using Ingest.Pipeline;
@@ -53,33 +54,76 @@ internal static class Load
 }
 
 /// <summary>Sample events produced in the background at a steady pace (seq 0, 1, 2, ...) until stopped: load that
-/// keeps arriving while a test breaks things.</summary>
-internal sealed class SteadyProducer
+/// keeps arriving while a test breaks things. Disposing without <see cref="StopAsync"/> (a test that failed) abandons
+/// the tick under way, so no producer is left behind retrying brokers that are gone.</summary>
+internal sealed class SteadyProducer : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _abandon = new();
+    private readonly IProducer<Null, byte[]> _producer;
     private readonly Task _producing;
     private long _produced;
+    private bool _stopped;
 
     public SteadyProducer(string bootstrap, string topic, int perTick, int tickMs)
     {
+        // One client for the whole run: a producer per tick (20 a second) cost a connection set-up to every broker each.
+        _producer = new ProducerBuilder<Null, byte[]>(SampleEvents.DefaultConfig(bootstrap)).Build();
         _producing = Task.Run(async () =>
         {
             while (!_stop.IsCancellationRequested)
             {
-                Interlocked.Add(ref _produced, SampleEvents.Produce(bootstrap, topic, Interlocked.Read(ref _produced), perTick));
-                await Task.Delay(tickMs);
+                Interlocked.Add(ref _produced, SampleEvents.Produce(_producer, topic, Interlocked.Read(ref _produced), perTick, ct: _abandon.Token));
+                try
+                {
+                    await Task.Delay(tickMs, _stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
             }
         });
     }
 
     public long Produced => Interlocked.Read(ref _produced);
 
-    /// <summary>Stops producing; returns how many messages were acknowledged in all.</summary>
+    /// <summary>Stops producing after the tick under way; returns how many messages were acknowledged in all, which
+    /// is every message produced (seq 0 .. n-1).</summary>
     public async Task<long> StopAsync()
     {
-        await _stop.CancelAsync();
-        await _producing;
-        _stop.Dispose();
+        if (_stopped) return Produced;
+        _stopped = true;
+        try
+        {
+            await _stop.CancelAsync();
+            await _producing;
+        }
+        finally
+        {
+            _producer.Dispose();
+        }
         return Produced;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stopped)
+        {
+            _stopped = true;
+            await _stop.CancelAsync();
+            await _abandon.CancelAsync();
+            try
+            {
+                await _producing;
+            }
+            catch (Exception)
+            {
+                // The test failed already (it never stopped the load): its own error is the one to see.
+            }
+            _producer.Dispose();
+        }
+        _stop.Dispose();
+        _abandon.Dispose();
     }
 }

@@ -16,7 +16,7 @@ public sealed class RebalanceTests(IndependentStack fixture, ITestOutputHelper o
         var topic = StackFixture.NewTopic("storm");
         _stack.Kafka!.CreateTopic(topic, 6);
         var table = await Load.CreateTableAsync(Node, "storm");
-        var producer = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 300, tickMs: 50);
+        await using var producer = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 300, tickMs: 50);
         var options = Load.Options(_stack.KafkaBootstrap, Node, topic, table, maxAgeMs: 150, maxRows: 1500);
 
         var workers = new List<InProcessPipeline> { new(options) };

@@ -21,8 +21,8 @@ public sealed class RouteTests(IndependentStack fixture, ITestOutputHelper outpu
         _stack.Kafka!.CreateTopic(clicks, 8);
         _stack.Kafka.CreateTopic(views, 8);
         var (clicksTable, viewsTable) = (await Load.CreateTableAsync(Node, "clk"), await Load.CreateTableAsync(Node, "vw"));
-        var clicksLoad = new SteadyProducer(_stack.KafkaBootstrap, clicks, perTick: 600, tickMs: 100);
-        var viewsLoad = new SteadyProducer(_stack.KafkaBootstrap, views, perTick: 400, tickMs: 100);
+        await using var clicksLoad = new SteadyProducer(_stack.KafkaBootstrap, clicks, perTick: 600, tickMs: 100);
+        await using var viewsLoad = new SteadyProducer(_stack.KafkaBootstrap, views, perTick: 400, tickMs: 100);
         var settings = new Dictionary<string, string>
         {
             ["Ingest:Region"] = "a",
@@ -71,8 +71,8 @@ public sealed class RouteTests(IndependentStack fixture, ITestOutputHelper outpu
         _stack.Kafka!.CreateTopic(clicks, 4);
         _stack.Kafka.CreateTopic(views, 4);
         var (clicksTable, viewsTable) = (await Load.CreateTableAsync(Node, "clk"), await Load.CreateTableAsync(Node, "vw"));
-        var clicksLoad = new SteadyProducer(_stack.KafkaBootstrap, clicks, perTick: 200, tickMs: 50);
-        var viewsLoad = new SteadyProducer(_stack.KafkaBootstrap, views, perTick: 200, tickMs: 50);
+        await using var clicksLoad = new SteadyProducer(_stack.KafkaBootstrap, clicks, perTick: 200, tickMs: 50);
+        await using var viewsLoad = new SteadyProducer(_stack.KafkaBootstrap, views, perTick: 200, tickMs: 50);
         var options = Load.Options(_stack.KafkaBootstrap, Node, clicks, clicksTable);
         options.Kafka.Topics = [];
         options.ClickHouse.Table = "";
@@ -119,7 +119,7 @@ public sealed class RouteTests(IndependentStack fixture, ITestOutputHelper outpu
         var topic = StackFixture.NewTopic("rbf");
         _stack.Kafka!.CreateTopic(topic, 2);
         var table = await Load.CreateTableAsync(Node, "rbf");
-        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 100, tickMs: 50);
+        await using var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 100, tickMs: 50);
         using var pipeline = new InProcessPipeline(Load.Options(_stack.KafkaBootstrap, Node, topic, table));
         await Poll.UntilAsync(() => Node.CountAsync($"SELECT count() FROM {table}"), n => n > 500, TimeSpan.FromSeconds(30));
         await Node.Client.ExecuteAsync($"DROP TABLE {table}");

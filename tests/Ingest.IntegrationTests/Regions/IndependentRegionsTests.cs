@@ -20,7 +20,7 @@ public sealed class IndependentRegionsTests(IndependentStack fixture, ITestOutpu
         var table = $"default.ind_{Guid.NewGuid():N}"[..28];
         await Load.CreateNamedTableAsync(a, table);
         await Load.CreateNamedTableAsync(b, table);
-        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 100, tickMs: 50);
+        await using var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 100, tickMs: 50);
         WorkerProcess? workerA = null, workerB = null;
         try
         {

@@ -20,7 +20,7 @@ public sealed class ReadOnlyTargetTests(IndependentStack fixture, ITestOutputHel
         var table = $"default.ro_{Guid.NewGuid():N}"[..27];
         await Load.CreateNamedTableAsync(a, table);
         await Load.CreateNamedTableAsync(b, table);
-        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 100, tickMs: 50);
+        await using var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 100, tickMs: 50);
         var optionsB = Load.Options(_stack.KafkaBootstrap, b, topic, table);
         optionsB.Region = "b";
         using var regionA = new InProcessPipeline(Load.Options(_stack.KafkaBootstrap, a, topic, table));
@@ -78,7 +78,7 @@ public sealed class ReadOnlyTargetTests(IndependentStack fixture, ITestOutputHel
         _stack.Kafka!.CreateTopic(topic, 2);
         var table = $"default.rohl_{Guid.NewGuid():N}"[..29];
         await Load.CreateNamedTableAsync(a, table);
-        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
+        await using var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
         var keeper = _stack.Keepers["a"];
         await using var worker = await WorkerProcess.StartAsync(Load.WorkerSettings(_stack.KafkaBootstrap, a, topic, table),
             Path.Combine(_stack.Directory, $"worker-{topic}.log"));

@@ -34,7 +34,7 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
     public async Task Each_region_writes_the_partitions_it_owns_into_its_subcluster_and_follows_the_others()
     {
         var (topic, table) = await CreateAsync("own");
-        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
+        await using var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
         var (a, b) = (NewAdmin(), NewAdmin());
         await using var workerA = await StartWorkerAsync("a", topic, table, a);
         await using var workerB = await StartWorkerAsync("b", topic, table, b);
@@ -75,7 +75,7 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
     public async Task Region_a_lost_taken_over_by_b_and_failed_back_keeps_every_message_exactly_once()
     {
         var (topic, table) = await CreateAsync("tko");
-        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
+        await using var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
         var (a, b) = (NewAdmin(), NewAdmin());
         WorkerProcess? workerA = await StartWorkerAsync("a", topic, table, a);
         await using var workerB = await StartWorkerAsync("b", topic, table, b);
@@ -112,7 +112,7 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
             await workerA.DisposeAsync();
             workerA = await StartWorkerAsync("a", topic, table, a);
             await Poll.UntilAsync(() => StatusAsync(a), s => Holding(s, "following") == Partitions, TimeSpan.FromSeconds(60), everyMs: 250);
-            var more = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
+            await using var more = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
             try
             {
                 var failback = await Poll.UntilAsync(() => CliAsync("failback", "--to", "a", "--worker", b, "--token", Token, "--timeout", "60s"),
@@ -146,7 +146,7 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
     public async Task An_owner_frozen_across_a_takeover_writes_nothing_when_it_wakes()
     {
         var (topic, table) = await CreateAsync("fnc");
-        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
+        await using var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
         var (a, b) = (NewAdmin(), NewAdmin());
         // A long MaxAge: when frozen, region a's worker holds open batches it will want to send on waking. A session
         // longer than the freeze: its group keeps its partitions, so only the ownership view can stop it.
@@ -196,7 +196,7 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
     public async Task Without_quorum_a_lagging_replica_leaves_duplicates_after_a_takeover_that_reconcile_removes()
     {
         var (topic, table) = await CreateAsync("rec");
-        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
+        await using var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
         var (a, b) = (NewAdmin(), NewAdmin());
         WorkerProcess? workerA = await StartWorkerAsync("a", topic, table, a, quorum: "Off");
         await using var workerB = await StartWorkerAsync("b", topic, table, b, quorum: "Off");
@@ -257,7 +257,7 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
     public async Task Keeper_a_frozen_30_s_pauses_region_a_partitions_while_region_b_partitions_never_stop()
     {
         var (topic, table) = await CreateAsync("zkf");
-        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
+        await using var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 50, tickMs: 50);
         var (a, b) = (NewAdmin(), NewAdmin());
         await using var workerA = await StartWorkerAsync("a", topic, table, a);
         await using var workerB = await StartWorkerAsync("b", topic, table, b);

@@ -26,6 +26,19 @@ public static class SampleEvents
         return buffer[..Write(i, buffer)].ToArray();
     }
 
+    /// <summary>Producer settings for sample events: acks from every replica, large batches, and null-key messages
+    /// spread over every partition as they go (the default sticky partitioner fills one partition at a time, and the
+    /// mock keeps only 5 MiB per partition).</summary>
+    public static ProducerConfig DefaultConfig(string bootstrap) => new()
+    {
+        BootstrapServers = bootstrap,
+        Acks = Acks.All,
+        LingerMs = 5,
+        BatchSize = 1_000_000,
+        StickyPartitioningLingerMs = 0,
+        QueueBufferingMaxMessages = 1_000_000,
+    };
+
     /// <summary>Produces messages [first, first+count) to <paramref name="topic"/>, spread over partitions; returns
     /// the number acknowledged by the brokers (throws if any delivery failed). <paramref name="config"/>: other producer
     /// settings (its bootstrap servers are set here), e.g. larger batches for a backlog.</summary>
@@ -33,18 +46,15 @@ public static class SampleEvents
         ProducerConfig? config = null)
     {
         if (config is not null) config.BootstrapServers = bootstrap;
-        config ??= new ProducerConfig
-        {
-            BootstrapServers = bootstrap,
-            Acks = Acks.All,
-            LingerMs = 5,
-            BatchSize = 1_000_000,
-            // Spread null-key messages over every partition as they go (the default sticky partitioner fills
-            // one partition at a time, and the mock keeps only 5 MiB per partition).
-            StickyPartitioningLingerMs = 0,
-            QueueBufferingMaxMessages = 1_000_000,
-        };
-        using var producer = new ProducerBuilder<Null, byte[]>(config).Build();
+        using var producer = new ProducerBuilder<Null, byte[]>(config ?? DefaultConfig(bootstrap)).Build();
+        return Produce(producer, topic, first, count, progress, ct);
+    }
+
+    /// <summary>The same through a producer the caller keeps (one client for many calls instead of a connection
+    /// set-up per call).</summary>
+    public static long Produce(IProducer<Null, byte[]> producer, string topic, long first, long count, Action<long>? progress = null,
+        CancellationToken ct = default)
+    {
         long delivered = 0;
         Error? failure = null;
         void OnDelivery(DeliveryReport<Null, byte[]> r)
