@@ -281,7 +281,7 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
         var optionsB = Load.Options(_stack.KafkaBootstrap, B, topic, tableB);
         optionsB.Region = "b";
         var control = new InProcessPipeline(optionsB);
-        await using var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 100, tickMs: 50);
+        var load = new SteadyProducer(_stack.KafkaBootstrap, topic, perTick: 100, tickMs: 50);
         return new Scenario(topic, $"bp-{Guid.NewGuid():N}"[..16], tableA, tableB, optionsA, control, load);
     }
 
