@@ -28,33 +28,15 @@ internal sealed class PeerWorker(HttpClient http, Uri url, AuthenticationHeaderV
 
     private async Task<byte[]> SendAsync(string path, HttpContent body, TimeSpan timeout, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(url, path)) { Content = body };
-        request.Headers.Authorization = authorization;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(timeout);
+        AdminAnswer answer;
         try
         {
-            using var response = await http.SendAsync(request, deadline.Token).ConfigureAwait(false);
-            var bytes = await response.Content.ReadAsByteArrayAsync(deadline.Token).ConfigureAwait(false);
-            if (response.IsSuccessStatusCode) return bytes;
-            string detail;
-            try
-            {
-                detail = JsonSerializer.Deserialize(bytes, ControlJsonContext.Default.ControlProblem)?.Detail ?? "";
-            }
-            catch (JsonException)
-            {
-                detail = System.Text.Encoding.UTF8.GetString(bytes);
-            }
-            throw new InvalidOperationException($"{Name}: /{path} answered {(int)response.StatusCode}: {detail}");
+            answer = await AdminCall.SendAsync(http, HttpMethod.Post, new Uri(url, path), body, authorization, timeout, ct).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (AdminUnreachableException e)
         {
-            throw new TimeoutException($"{Name}: /{path} did not answer within {ControlTimeout.Format(timeout)}");
+            throw new InvalidOperationException($"{Name}: /{path} unreachable: {e.Message}", e);
         }
-        catch (HttpRequestException e)
-        {
-            throw new InvalidOperationException($"{Name}: unreachable ({e.Message})", e);
-        }
+        return answer.IsSuccess ? answer.Body : throw new InvalidOperationException($"{Name}: /{path} answered {answer.Status}: {answer.Detail()}");
     }
 }
