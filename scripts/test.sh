@@ -47,7 +47,7 @@ done
 # output) and then their names, so the last lines of a run say what failed.
 if [ "$failed" -gt 0 ]; then
   echo "== failed tests, again"
-  awk '/^  Failed [A-Za-z]/ { n = 60 } /^  (Passed|Skipped) [A-Za-z]/ { n = 0 } n > 0 && !/^%[0-7]\|/ { print; n-- }' "$results/console.log"
+  awk '/^  Failed [A-Za-z]/ { n = 40 } /^  (Passed|Skipped) [A-Za-z]/ { n = 0 } n > 0 && !/^(%[0-7]\||\[xUnit\.net)/ { print; n-- }' "$results/console.log"
   grep -E '^  Failed [A-Za-z]' "$results/console.log" | sed 's/^  Failed /FAILED: /'
 fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"

@@ -42,7 +42,10 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
         {
             await Poll.UntilAsync(() => B2.CountAsync($"SELECT count() FROM {table}"), n => n > 500, TimeSpan.FromSeconds(60));
             await Poll.UntilAsync(() => A1.CountAsync($"SELECT count() FROM {table}"), n => n > 500, TimeSpan.FromSeconds(60));
-            var status = await StatusAsync(a);
+            // Region a sees b's checkpoints once b's INSERTs reach b1 (region a's replica of subcluster b) and a's
+            // follower has read them, a FollowInterval later: waited for, as an operator reading the status would.
+            var status = await Poll.UntilAsync(() => StatusAsync(a), s => s.GetProperty("partitions").EnumerateArray()
+                .All(p => p.GetProperty("partition").GetInt32() % 2 == 0 || p.GetProperty("ownerNext").ValueKind == JsonValueKind.Number), TimeSpan.FromSeconds(30), everyMs: 250);
             foreach (var p in status.GetProperty("partitions").EnumerateArray())
             {
                 var partition = p.GetProperty("partition").GetInt32();
@@ -52,7 +55,7 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
                 if (owner == "b")
                 {
                     Assert.Contains("not-owned", p.GetProperty("pausedBy").EnumerateArray().Select(r => r.GetString()));
-                    Assert.True(p.GetProperty("ownerNext").GetInt64() > 0, $"partition {partition} shows no owner checkpoint: {p}");
+                    Assert.True(p.GetProperty("ownerNext") is { ValueKind: JsonValueKind.Number } next && next.GetInt64() > 0, $"partition {partition} shows no owner checkpoint: {p}");
                 }
             }
             var ownership = await CliAsync("ownership", "--worker", b, "--token", Token, "--json");
