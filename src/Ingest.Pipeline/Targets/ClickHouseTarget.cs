@@ -67,7 +67,7 @@ internal sealed class ClickHouseTarget : IInsertTarget
 
     /// <summary>Inserts the batches (one INSERT, one Native block per batch, in batch order); returns once ClickHouse
     /// acknowledged them. Retryable failures (network, 242 read-only, 252 too many parts, 319 unknown status, 999
-    /// Keeper, ...) are retried with backoff on the next endpoint, the same bytes each time; after
+    /// Keeper, ...) are retried with backoff, the same bytes each time, on the next endpoint only when this one did not answer; after
     /// <paramref name="stopping"/> fires it gives up after 3 attempts. A failure that retrying cannot fix throws,
     /// naming the table and the batches.</summary>
     public async Task InsertAsync(IReadOnlyList<PartitionBatch> batches, IReadOnlyDictionary<string, string>? extraSettings, CancellationToken stopping)
@@ -105,7 +105,7 @@ internal sealed class ClickHouseTarget : IInsertTarget
     }
 
     /// <summary>Runs <paramref name="operation"/> on the current endpoint until it succeeds, moving to the next endpoint
-    /// after each retryable failure (<see cref="RetryPolicy"/>). Non-retryable ClickHouse errors are rethrown as they
+    /// after each retryable failure where the endpoint did not answer (<see cref="RetryPolicy"/>). Non-retryable ClickHouse errors are rethrown as they
     /// are; once <paramref name="stopping"/> fires, a request still failing ends in <see cref="OperationCanceledException"/>.</summary>
     public async Task RunAsync(string what, Func<ClickHouseHttpClient, Task> operation, CancellationToken stopping)
     {
@@ -118,7 +118,13 @@ internal sealed class ClickHouseTarget : IInsertTarget
             }, RetryLimits.UntilAcknowledged, stopping, (e, attempt, delay) =>
             {
                 _quorum?.Failed(e);
-                Interlocked.Increment(ref _current);
+                // Another endpoint only when this one did not answer. A server that answered (286, 319, 242, 999...)
+                // keeps the resend: the same bytes to the same replica, which holds the block if it landed. Sent to a
+                // second replica instead, the block id already in Keeper makes it answer "deduplicated" for rows only
+                // the first holds. Seen in the two-subcluster takeover test: 286s had moved region b's INSERTs to region
+                // a's replica of b's subcluster; when region a was lost, 74 acknowledged rows of b's own partition were
+                // missing from b's home replica.
+                if (e is not ClickHouseServerException) Interlocked.Increment(ref _current);
                 _logger.LogWarning("The {What} failed (attempt {Attempt}), retrying in {Delay} ms on {Endpoint}: {Error}",
                     what, attempt, (int)delay.TotalMilliseconds, _clients[Volatile.Read(ref _current) % _clients.Length].Endpoint, e.Message);
             }).ConfigureAwait(false);

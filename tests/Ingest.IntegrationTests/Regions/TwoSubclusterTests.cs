@@ -394,8 +394,44 @@ public sealed class TwoSubclusterTests(TwoSubclusterStack fixture, ITestOutputHe
         await Poll.UntilAsync(ReadAsync, l => long.Parse(l.Split('\t')[1], CultureInfo.InvariantCulture) >= produced, TimeSpan.FromSeconds(90), everyMs: 500);
         await Task.Delay(1_500);
         var line = await ReadAsync();
-        if (line != $"{produced}\t{produced}") output.WriteLine($"{all} on {node.Name}: {line} of {produced}\n{await ReplicasAsync(table)}");
+        if (line != $"{produced}\t{produced}")
+            output.WriteLine($"{all} on {node.Name}: {line} of {produced}\n{await GapsAsync(node, all)}\n{await ReplicasAsync(table)}\n{WorkerLogs(table)}");
         Assert.Equal($"{produced}\t{produced}", line);
+    }
+
+    /// <summary>Per partition, the offsets missing below its highest and those seen twice, as ranges.</summary>
+    private static async Task<string> GapsAsync(ClickHouseServer node, string table)
+    {
+        var report = new System.Text.StringBuilder();
+        var rows = (await node.Client.QueryAsync($"SELECT _partition, _offset, count() FROM {table} GROUP BY _partition, _offset ORDER BY _partition, _offset FORMAT TSV", FreshReplicas))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).Select(f => (P: int.Parse(f[0], CultureInfo.InvariantCulture), O: long.Parse(f[1], CultureInfo.InvariantCulture), N: int.Parse(f[2], CultureInfo.InvariantCulture)));
+        foreach (var partition in rows.GroupBy(r => r.P))
+        {
+            long next = 0;
+            var missing = new List<string>();
+            foreach (var r in partition)
+            {
+                if (r.O > next) missing.Add($"{next}..{r.O - 1}");
+                next = r.O + 1;
+            }
+            var twice = partition.Where(r => r.N > 1).Select(r => r.O).ToList();
+            report.AppendLine($"partition {partition.Key}: up to {next - 1}, missing [{string.Join(' ', missing)}], duplicated {twice.Count}{(twice.Count > 0 ? $" (first {twice[0]})" : "")}");
+        }
+        return report.ToString();
+    }
+
+    /// <summary>The workers' warnings and errors (retries, quorum changes, endpoint failures) for the table.</summary>
+    private string WorkerLogs(string table)
+    {
+        var report = new System.Text.StringBuilder();
+        foreach (var file in Directory.EnumerateFiles(_stack.Directory, "worker-*.log"))
+        {
+            var lines = File.ReadLines(file).Where(l => l.Contains("warn", StringComparison.OrdinalIgnoreCase) || l.Contains("fail", StringComparison.OrdinalIgnoreCase)
+                || l.Contains("error", StringComparison.OrdinalIgnoreCase) || l.Contains("Quorum", StringComparison.Ordinal)).TakeLast(40).ToList();
+            if (lines.Count > 0 && File.ReadLines(file).Any(l => l.Contains(table[8..], StringComparison.Ordinal)))
+                report.AppendLine($"{Path.GetFileName(file)}:\n{string.Join('\n', lines)}");
+        }
+        return report.ToString();
     }
 
     /// <summary>Each replica's rows and replication state, and its last errors: whether rows were never written or a
