@@ -196,7 +196,10 @@ public sealed class BackupPointRestoreTests(IndependentStack fixture, ITestOutpu
             var dataPath = Path.Combine(A.Directory, "data");
             string[] order = dataFirst ? [s.TableA, checkpoints] : [checkpoints, s.TableA];
             await freeze.FreezeAsync(A.Client, dataPath, s.Name, [order[0]]);
-            await Task.Delay(700);
+            // Several INSERTs per partition between the two copies, so that they disagree (a fixed 700 ms saw none once
+            // on a busy machine: both copies ended at the same offsets).
+            var atFirst = await A.CountAsync($"SELECT count() FROM {s.TableA}");
+            await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n > atFirst + 1_000, TimeSpan.FromSeconds(30));
             await freeze.FreezeAsync(A.Client, dataPath, s.Name + "-2", [order[1]]);
 
             await Poll.UntilAsync(() => A.CountAsync($"SELECT count() FROM {s.TableA}"), n => n > 6_000, TimeSpan.FromSeconds(30));
